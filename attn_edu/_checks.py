@@ -1,0 +1,85 @@
+"""Argument and input checks shared by every mechanism.
+
+Every error names the class that raised it, what it expected and what it got, so that a student
+sees ``SEAttention(channel=64) got x of shape (2, 32, 7, 7): expected (B, C, H, W) with C=64``
+instead of a matmul error ten frames deep. Never a bare ``assert`` (it vanishes under ``python -O``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+
+def check_int(where: str, name: str, value: object, *, minimum: int = 1) -> int:
+    """Return ``value`` if it is an int >= ``minimum``; else raise TypeError/ValueError."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{where}: {name} must be an int, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{where}: {name} must be >= {minimum}, got {value}")
+    return value
+
+
+def check_float(where: str, name: str, value: object, *, low: float, high: float) -> float:
+    """Return ``value`` as float if it is a real number in [low, high]."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{where}: {name} must be a float, got {type(value).__name__} {value!r}")
+    if not low <= value <= high:
+        raise ValueError(f"{where}: {name} must be in [{low}, {high}], got {value}")
+    return float(value)
+
+
+def check_odd(where: str, name: str, value: object) -> int:
+    """An odd positive int (kernels that must keep the size with 'same' padding)."""
+    value = check_int(where, name, value)
+    if value % 2 == 0:
+        raise ValueError(f"{where}: {name} must be odd so that padding keeps the size, got {value}")
+    return value
+
+
+def check_divides(where: str, name: str, divisor: int, total_name: str, total: int) -> None:
+    """Raise unless ``divisor`` divides ``total``."""
+    if total % divisor != 0:
+        raise ValueError(f"{where}: {name}={divisor} must divide {total_name}={total}")
+
+
+def check_choice(where: str, name: str, value: object, choices: Sequence[str]) -> str:
+    """Return ``value`` if it is one of ``choices``."""
+    if value not in choices:
+        raise ValueError(f"{where}: {name} must be one of {list(choices)}, got {value!r}")
+    return value  # type: ignore[return-value]
+
+
+def expect_tensor(where: str, name: str, x: object) -> Tensor:
+    """A floating-point tensor (the mechanisms are differentiable layers)."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{where}: {name} must be a torch.Tensor, got {type(x).__name__}")
+    if not torch.is_floating_point(x):
+        raise TypeError(f"{where}: {name} must be a floating-point tensor, got dtype {x.dtype}")
+    return x
+
+
+def expect_shape(where: str, name: str, x: object, dims: str, **sizes: int | None) -> tuple[int, ...]:
+    """Check ``x`` against a shape written in the book's letters and return its shape.
+
+    ``dims`` is e.g. ``"B C H W"``; ``sizes`` pins some letters (``C=64``). A size of ``None``
+    is not checked. Example message::
+
+        CBAMBlock: x must have shape (B, C, H, W) with C=64, got shape (2, 32, 7, 7)
+    """
+    x = expect_tensor(where, name, x)
+    letters = dims.split()
+    pinned = {k: v for k, v in sizes.items() if v is not None}
+    want = "(" + ", ".join(letters) + ")"
+    if pinned:
+        want += " with " + ", ".join(f"{k}={v}" for k, v in pinned.items())
+    if x.dim() != len(letters):
+        raise ValueError(f"{where}: {name} must have {len(letters)} dims {want}, got shape {tuple(x.shape)}")
+    for letter, size in zip(letters, x.shape):
+        if letter in pinned and size != pinned[letter]:
+            raise ValueError(f"{where}: {name} must have shape {want}, got shape {tuple(x.shape)}")
+    if x.numel() == 0:
+        raise ValueError(f"{where}: {name} must not be empty, got shape {tuple(x.shape)}")
+    return tuple(x.shape)

@@ -1,0 +1,174 @@
+"""One way to see what any of the ten mechanisms attends with.
+
+Every mechanism derives from :class:`AttentionModule` and calls ``self._emit(...)`` at the line
+where its attention weights exist. Nothing is stored by default: ``_emit`` is a no-op unless a
+:func:`capture` context is open on the module (or a model containing it). Inside the context each
+call appends one :class:`AttentionMap`, a tensor plus the names of its axes, so a single
+visualiser can serve every chapter::
+
+    with capture(model) as maps:
+        model(x)
+    maps[0].dims      # e.g. "B H W" (a spatial map), "B C" (channel weights), "B h N M" (per-head)
+
+Axis letters, used everywhere in the package and the book:
+
+=========  ===========================================================
+``B``      batch
+``C``      channels (``C C``: a channel-to-channel affinity)
+``H W``    the spatial grid
+``K``      branches / kernel scales (SK, PSA)
+``h``      heads
+``N``      query tokens (``N = H*W`` where ``hw`` is set)
+``M``      key tokens (``M = H'*W'`` where ``kv_hw`` is set)
+``S``      external memory units
+=========  ===========================================================
+
+See the book's introduction, section "Reading attention maps".
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+KINDS = ("spatial", "channel", "branch", "token", "memory")
+
+
+@dataclass(frozen=True)
+class AttentionMap:
+    """One attention tensor handed back by a mechanism.
+
+    Attributes:
+        module: where the mechanism sits in the captured model ("" for the captured module itself).
+        mechanism: the mechanism's class name, e.g. ``"CBAMBlock"``.
+        name: what the tensor is inside the mechanism, e.g. ``"spatial"``, ``"channel"``.
+        kind: one of ``spatial`` (a map over H W), ``channel`` (weights over C), ``branch``
+            (weights over K branches), ``token`` (query-to-key weights), ``memory`` (responses of
+            external memory units).
+        dims: the axis letters of ``tensor``, e.g. ``"B H W"``.
+        tensor: the weights, detached by default.
+        hw: the (H, W) grid of the query tokens / map, where known.
+        kv_hw: the (H, W) grid of the key tokens, where known (spatially reduced keys in EMSA).
+    """
+
+    module: str
+    mechanism: str
+    name: str
+    kind: str
+    dims: str
+    tensor: Tensor
+    hw: tuple[int, int] | None = None
+    kv_hw: tuple[int, int] | None = None
+
+    @property
+    def key(self) -> str:
+        """``"module/name"``: unique within one forward pass of a model."""
+        return f"{self.module}/{self.name}" if self.module else self.name
+
+    def spatial(self) -> Tensor:
+        """The map as an image grid: ``B ... H W``.
+
+        ``B H W`` maps are returned as they are; token axes ``N`` (queries) or ``M`` (keys) are
+        unflattened with ``hw`` / ``kv_hw``. Raises ValueError if the map has no spatial axis.
+        """
+        letters = self.dims.split()
+        t = self.tensor
+        if letters[-2:] == ["H", "W"]:
+            return t
+        if letters[-1] == "M" and self.kv_hw is not None:
+            return t.unflatten(-1, self.kv_hw)
+        if letters[-1] in ("N", "S") and "N" in letters and self.hw is not None:
+            # B N S memory responses: put the units first, the grid last -> B S H W
+            n_axis = letters.index("N")
+            return t.movedim(n_axis, -1).unflatten(-1, self.hw)
+        raise ValueError(f"AttentionMap {self.key!r} with dims {self.dims!r} has no spatial grid to unflatten")
+
+
+class AttentionModule(nn.Module):
+    """Base class of the ten mechanisms: the emit/capture plumbing and the cost formulas.
+
+    Subclasses call :meth:`_emit` where their attention weights exist and implement
+    :meth:`num_params_formula` (the documented parameter count, checked against
+    ``sum(p.numel())`` by the tests) and :meth:`flops_formula` (2 x multiply-accumulates of the
+    matmuls and convolutions on the readable path, what ``torch.utils.flop_counter`` counts).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._attn_sink: Callable[..., None] | None = None
+
+    @property
+    def capturing(self) -> bool:
+        """True inside a :func:`capture` context: paths that cannot expose weights step aside."""
+        return self._attn_sink is not None
+
+    def _emit(
+        self,
+        name: str,
+        tensor: Tensor,
+        dims: str,
+        kind: str,
+        hw: tuple[int, int] | None = None,
+        kv_hw: tuple[int, int] | None = None,
+    ) -> None:
+        if self._attn_sink is not None:
+            self._attn_sink(name, tensor, dims, kind, hw, kv_hw)
+
+    def num_params_formula(self) -> int:
+        """The parameter count given by the formula in the class docstring."""
+        raise NotImplementedError
+
+    def flops_formula(self, *input_shapes: tuple[int, ...]) -> int:
+        """FLOPs (2 x MACs of matmuls and convolutions) of one forward on the readable path."""
+        raise NotImplementedError
+
+
+@contextlib.contextmanager
+def capture(model: nn.Module, *, detach: bool = True) -> Iterator[list[AttentionMap]]:
+    """Collect the :class:`AttentionMap` of every mechanism inside ``model`` during the block.
+
+    Args:
+        model: a mechanism, or any model that contains mechanisms.
+        detach: hand back detached tensors (default). ``False`` keeps them in the graph, e.g. to
+            put a loss on an attention map.
+
+    Yields:
+        A list that fills with one AttentionMap per emitted tensor, in call order.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"capture: model must be a torch.nn.Module, got {type(model).__name__}")
+    maps: list[AttentionMap] = []
+    hooked: list[AttentionModule] = []
+    for path, module in model.named_modules():
+        if not isinstance(module, AttentionModule):
+            continue
+        if module._attn_sink is not None:
+            raise RuntimeError(f"capture: {type(module).__name__} at {path!r} is already being captured")
+
+        def sink(name, tensor, dims, kind, hw, kv_hw, _path=path, _mech=type(module).__name__):
+            if kind not in KINDS:
+                raise ValueError(f"{_mech}: emitted kind {kind!r}, expected one of {KINDS}")
+            if len(dims.split()) != tensor.dim():
+                raise ValueError(f"{_mech}: emitted {name!r} with dims {dims!r} but shape {tuple(tensor.shape)}")
+            maps.append(AttentionMap(_path, _mech, name, kind, dims, tensor.detach() if detach else tensor, hw, kv_hw))
+
+        module._attn_sink = sink
+        hooked.append(module)
+    if not hooked:
+        raise ValueError(f"capture: {type(model).__name__} contains no attn_edu mechanism")
+    try:
+        yield maps
+    finally:
+        for module in hooked:
+            module._attn_sink = None
+
+
+def attention_maps(module: nn.Module, *inputs: Tensor, **kwargs: object) -> tuple[Tensor, list[AttentionMap]]:
+    """Run ``module(*inputs, **kwargs)`` once and return ``(output, maps)``."""
+    with capture(module) as maps, torch.no_grad():
+        out = module(*inputs, **kwargs)
+    return out, maps
