@@ -1,7 +1,265 @@
-"""PLACEHOLDER: being written. Replace this whole file."""
+"""Efficient Multi-head Self-Attention (EMSA) of ResT.
+
+Paper: Qinglong Zhang, Yubin Yang. *ResT: An Efficient Transformer for Visual Recognition*.
+NeurIPS 2021. https://arxiv.org/abs/2105.13677
+Official code: https://github.com/wofmanaf/ResT, ``models/rest.py`` (class ``Attention``).
+
+Deviations from the paper:
+- ``d_k`` and ``d_v`` are the widths of ONE head, as in the External-Attention-pytorch collection,
+  whose users write ``EMSA(d_model=512, d_k=512, d_v=512, h=8, ...)``. ``None`` (the default) gives
+  the paper's and official code's ``d_model // h``.
+- Keys and values are separate inputs, each reduced (depthwise conv + LayerNorm) and projected; the
+  official code builds both from the same ``x`` (self-attention, one ``kv`` Linear). With
+  ``keys is values is queries`` the two agree. (The collection silently ignores ``keys`` and
+  ``values`` when ``ratio > 1`` and reduces the queries; here they are always used.)
+- Q, K, V projections always have a bias (official: ``qkv_bias``, True in the released models).
+- Attention dropout defaults to 0.0 (official default; the collection uses 0.1). No output dropout.
+- No attention mask: the paper has none (the collection's mask is applied after the softmax and
+  gives NaN).
+- The grid (H, W) may be given at construction as a default; the official code takes it at call
+  time only, which is also supported (``forward(..., H=, W=)``), and a square N is inferred.
+- With an odd ``ratio`` the paper's reduction conv (kernel ratio+1, padding ratio//2) needs
+  H, W >= 2; smaller grids raise ValueError instead of a convolution error.
+- Init as the official code: trunc_normal(std 0.02) for Linear and Conv2d weights, zero Linear
+  biases (conv biases keep PyTorch's default), LayerNorm 1/0.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import Tensor, nn
+
+from .. import _checks
 from ..introspect import AttentionModule
 
 
 class EMSA(AttentionModule):
-    def __init__(self, *args, **kwargs):
-        raise NotImplementedError("EMSA is being written")
+    r"""Efficient multi-head self-attention: attention to a spatially reduced set of keys, heads mixed.
+
+    The keys and values (``B N C``, N = H W) are reshaped to a map, shrunk by a depthwise convolution
+    of kernel s+1, stride s (s = ``ratio``) and normalised by a LayerNorm, giving M = H' W' tokens;
+    then
+
+    :math:`\mathrm{EMSA}(Q, K, V) = \mathrm{IN}(\mathrm{Softmax}(\mathrm{Conv}(QK^\top / \sqrt{d_k}))) V`
+
+    where Conv is a 1x1 convolution across the h heads of the logits (it lets the heads interact) and
+    IN an instance normalisation of each head's N x M map (no affine parameters), which restores the
+    diversity of the heads. The heads are concatenated and projected, as in multi-head attention:
+    :math:`\mathrm{Concat}(\mathrm{head}_1, \dots, \mathrm{head}_h) W^O`. With ``apply_transform=False``
+    or h = 1 it is plain softmax attention to the reduced keys. After IN the rows of the attention
+    no longer sum to 1 (they sum to about 0).
+
+    Args:
+        d_model: width C of the tokens (input and output).
+        d_k: width of the queries and keys of ONE head; ``None`` gives ``d_model // h``.
+        d_v: width of the values of ONE head; ``None`` gives ``d_model // h``.
+        h: number of heads.
+        H, W: default grid of the tokens (``N = H W``), used when ``forward`` gets none. Without
+            either, a square N is taken as sqrt(N) x sqrt(N).
+        ratio: spatial reduction s of the keys and values (1: no reduction).
+        apply_transform: the head-mixing conv and the instance norm (only acts when h > 1).
+        dropout: dropout on the attention map (training only). Default 0.0.
+        impl: ``"fast"`` uses ``F.scaled_dot_product_attention`` where it is equivalent (no
+            transform, not capturing); ``"reference"`` always writes the equation out.
+
+    Forward:
+        ``forward(queries, keys, values, H=None, W=None)``. With ``ratio > 1`` keys and values must
+        lie on the same H x W grid as the queries; with ``ratio == 1`` they may have any M.
+
+    Shape:
+        - queries: ``(B, N, d_model)`` with N = H W; keys, values: ``(B, M, d_model)``
+        - Output: ``(B, N, d_model)``
+        - M = H' W' with H' = (H + 2 (s//2) - (s+1)) // s + 1 (likewise W') when s > 1.
+
+    Complexity:
+        params ``= 2 (C h d_k + h d_k) + (C h d_v + h d_v) + (h d_v C + C)``
+        ``+ [s > 1] (C (s+1)^2 + C + 2 C) + [transform] (h^2 + h)``;
+        FLOPs (self-attention, keys = values = x) ``= 2 B [N C h d_k + M C h d_k + M C h d_v + N h d_v C]``
+        ``+ 2 B h N M (d_k + d_v) + [s > 1] 2 B M C (s+1)^2 + [transform] 2 B N M h^2``.
+
+    Emits:
+        ``heads``: the softmax of every head, dims ``B h N M``, kind ``token``, ``hw=(H, W)``,
+        ``kv_hw=(H', W')``; with the transform also ``heads_normalized``: the map after IN (what
+        multiplies V), same dims.
+
+    Example:
+        >>> emsa = EMSA(d_model=512, d_k=512, d_v=512, h=8, H=8, W=8, ratio=2, apply_transform=True)
+        >>> x = torch.randn(2, 64, 512)
+        >>> emsa(x, x, x).shape
+        torch.Size([2, 64, 512])
+
+    See the book: chapter "EMSA (ResT)" (book/emsa).
+    """
+
+    def __init__(
+        self,
+        d_model: int = 512,
+        d_k: int | None = None,
+        d_v: int | None = None,
+        h: int = 8,
+        H: int | None = None,
+        W: int | None = None,
+        ratio: int = 1,
+        apply_transform: bool = True,
+        dropout: float = 0.0,
+        impl: str = "fast",
+    ) -> None:
+        super().__init__()
+        name = type(self).__name__
+        self.d_model = _checks.check_int(name, "d_model", d_model)
+        self.h = _checks.check_int(name, "h", h)
+        if (d_k is None or d_v is None) and d_model % h != 0:
+            raise ValueError(f"{name}: h={h} must divide d_model={d_model} when d_k or d_v is None "
+                             "(they default to d_model // h); otherwise pass d_k and d_v")
+        self.d_k = d_model // h if d_k is None else _checks.check_int(name, "d_k", d_k)
+        self.d_v = d_model // h if d_v is None else _checks.check_int(name, "d_v", d_v)
+        if (H is None) != (W is None):
+            raise ValueError(f"{name}: give both H and W or neither, got H={H}, W={W}")
+        self.H = None if H is None else _checks.check_int(name, "H", H)
+        self.W = None if W is None else _checks.check_int(name, "W", W)
+        self.ratio = _checks.check_int(name, "ratio", ratio)
+        if not isinstance(apply_transform, bool):
+            raise TypeError(f"{name}: apply_transform must be a bool, got {type(apply_transform).__name__}")
+        self.apply_transform = apply_transform
+        self.transform = apply_transform and h > 1  # the official code's rule
+        p = _checks.check_float(name, "dropout", dropout, low=0.0, high=1.0)
+        self.impl = _checks.check_choice(name, "impl", impl, ("fast", "reference"))
+
+        self.fc_q = nn.Linear(d_model, h * self.d_k)
+        self.fc_k = nn.Linear(d_model, h * self.d_k)
+        self.fc_v = nn.Linear(d_model, h * self.d_v)
+        self.fc_o = nn.Linear(h * self.d_v, d_model)
+        if self.ratio > 1:
+            s = self.ratio
+            self.sr_conv = nn.Conv2d(d_model, d_model, kernel_size=s + 1, stride=s, padding=s // 2, groups=d_model)
+            self.sr_norm = nn.LayerNorm(d_model)
+        if self.transform:
+            self.transform_conv = nn.Conv2d(h, h, kernel_size=1)  # mixes the heads
+            self.transform_norm = nn.InstanceNorm2d(h)  # no affine, eps 1e-5
+        self.dropout = nn.Dropout(p)
+
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.trunc_normal_(module.weight, std=0.02)
+                nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.Conv2d):
+                nn.init.trunc_normal_(module.weight, std=0.02)
+
+    def extra_repr(self) -> str:
+        return (f"d_model={self.d_model}, d_k={self.d_k}, d_v={self.d_v}, h={self.h}, H={self.H}, W={self.W}, "
+                f"ratio={self.ratio}, apply_transform={self.apply_transform}, impl={self.impl!r}")
+
+    def _grid(self, n: int, H: int | None, W: int | None) -> tuple[int, int]:
+        """The query grid: from the call, else the constructor, else a square root of N."""
+        name = type(self).__name__
+        if (H is None) != (W is None):
+            raise ValueError(f"{name}: give both H and W or neither, got H={H}, W={W}")
+        if H is not None:
+            H, W = _checks.check_int(name, "H", H), _checks.check_int(name, "W", W)
+        elif self.H is not None:
+            H, W = self.H, self.W
+        else:
+            side = math.isqrt(n)
+            if side * side != n:
+                raise ValueError(f"{name}: cannot tell the grid of N={n} tokens (not a square); "
+                                 "pass H and W to the constructor or to forward")
+            H = W = side
+        if H * W != n:
+            raise ValueError(f"{name}: the queries have N={n} tokens but H*W = {H}*{W} = {H * W}")
+        if self.ratio > 1 and self.ratio % 2 == 1 and min(H, W) < 2:
+            raise ValueError(f"{name}: ratio={self.ratio} (odd) reduces with a {self.ratio + 1}x{self.ratio + 1} "
+                             f"conv and padding {self.ratio // 2}, which needs H, W >= 2; got H={H}, W={W}")
+        return H, W
+
+    def _reduce(self, t: Tensor, H: int, W: int) -> tuple[Tensor, tuple[int, int]]:
+        """Spatial reduction of keys or values: depthwise conv (kernel s+1, stride s), then LayerNorm."""
+        t = rearrange(t, "B (H W) C -> B C H W", H=H, W=W)  # B N C -> B C H W
+        t = self.sr_conv(t)  # B C H W -> B C H' W'
+        hw = (t.shape[2], t.shape[3])
+        t = rearrange(t, "B C H W -> B (H W) C")  # B C H' W' -> B M C
+        return self.sr_norm(t), hw
+
+    def forward(
+        self, queries: Tensor, keys: Tensor, values: Tensor, H: int | None = None, W: int | None = None
+    ) -> Tensor:
+        name = type(self).__name__
+        b, n, _ = _checks.expect_shape(name, "queries", queries, "B N C", C=self.d_model)
+        bk, m, _ = _checks.expect_shape(name, "keys", keys, "B M C", C=self.d_model)
+        bv, mv, _ = _checks.expect_shape(name, "values", values, "B M C", C=self.d_model)
+        if not b == bk == bv:
+            raise ValueError(f"{name}: queries, keys and values must have the same batch size B, got {b}, {bk}, {bv}")
+        if m != mv:
+            raise ValueError(f"{name}: keys and values must have the same number of tokens M, got {m} and {mv}")
+        H, W = self._grid(n, H, W)
+
+        if self.ratio > 1:
+            if m != n:
+                raise ValueError(f"{name}: with ratio={self.ratio} the keys and values are reduced on the "
+                                 f"queries' {H}x{W} grid, so they need N={n} tokens, got M={m}")
+            # reduce keys and values: DWConv(s+1, stride s) + LayerNorm
+            k_in, kv_hw = self._reduce(keys, H, W)  # B N C -> B M C
+            v_in = k_in if values is keys else self._reduce(values, H, W)[0]  # B N C -> B M C
+        else:
+            k_in, v_in = keys, values
+            kv_hw = (H, W) if m == n else None
+
+        q = rearrange(self.fc_q(queries), "B N (h d) -> B h N d", h=self.h)  # B N (h d) -> B h N d
+        k = rearrange(self.fc_k(k_in), "B M (h d) -> B h M d", h=self.h)  # B M (h d) -> B h M d
+        v = rearrange(self.fc_v(v_in), "B M (h d) -> B h M d", h=self.h)  # B M (h d) -> B h M d
+
+        if self.impl == "fast" and not self.transform and not self.capturing:
+            # Softmax(QK^T / sqrt(d_k)) V, fused
+            out = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout.p if self.training else 0.0)
+        else:
+            # QK^T / sqrt(d_k)
+            logits = q @ k.transpose(-2, -1) / math.sqrt(self.d_k)  # B h N d, B h d M -> B h N M
+            if self.transform:
+                # Conv(.): 1x1 conv across the heads
+                logits = self.transform_conv(logits)  # B h N M
+            # Softmax(.) over the keys
+            attn = logits.softmax(dim=-1)  # B h N M
+            self._emit("heads", attn, "B h N M", "token", hw=(H, W), kv_hw=kv_hw)
+            if self.transform:
+                # IN(.): instance norm of each head's N x M map
+                if attn.shape[-2] * attn.shape[-1] > 1:
+                    attn = self.transform_norm(attn)  # B h N M
+                else:  # one element: x - mean(x) = 0 (InstanceNorm2d refuses a 1x1 map)
+                    attn = attn - attn
+                self._emit("heads_normalized", attn, "B h N M", "token", hw=(H, W), kv_hw=kv_hw)
+            # (.) V
+            out = self.dropout(attn) @ v  # B h N M, B h M d -> B h N d
+
+        # Concat(head_1, ..., head_h) W^O
+        out = rearrange(out, "B h N d -> B N (h d)")  # B h N d -> B N (h d)
+        return self.fc_o(out)
+
+    def _reduced_size(self, size: int) -> int:
+        s = self.ratio
+        return (size + 2 * (s // 2) - (s + 1)) // s + 1
+
+    def num_params_formula(self) -> int:
+        c, h, dk, dv, s = self.d_model, self.h, self.d_k, self.d_v, self.ratio
+        total = 2 * (c * h * dk + h * dk) + (c * h * dv + h * dv) + (h * dv * c + c)
+        if s > 1:
+            total += c * (s + 1) ** 2 + c + 2 * c  # depthwise conv (weight, bias) + LayerNorm
+        if self.transform:
+            total += h * h + h  # 1x1 conv over the heads
+        return total
+
+    def flops_formula(self, x_shape: tuple[int, ...], H: int | None = None, W: int | None = None) -> int:
+        """FLOPs of ``self(x, x, x, H=H, W=W)`` on the reference path (keys and values reduced once)."""
+        b, n = x_shape[0], x_shape[1]
+        H, W = self._grid(n, H, W)
+        c, h, dk, dv, s = self.d_model, self.h, self.d_k, self.d_v, self.ratio
+        m = self._reduced_size(H) * self._reduced_size(W) if s > 1 else n
+        flops = 2 * b * (n * c * h * dk + m * c * h * dk + m * c * h * dv + n * h * dv * c)
+        flops += 2 * b * h * n * m * (dk + dv)
+        if s > 1:
+            flops += 2 * b * m * c * (s + 1) ** 2  # depthwise: one input channel per output channel
+        if self.transform:
+            flops += 2 * b * n * m * h * h
+        return flops

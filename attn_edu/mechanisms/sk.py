@@ -1,7 +1,166 @@
-"""PLACEHOLDER: being written. Replace this whole file."""
+"""Selective Kernel (SK) convolution.
+
+Paper: Xiang Li, Wenhai Wang, Xiaolin Hu, Jian Yang. *Selective Kernel Networks*. CVPR 2019.
+https://arxiv.org/abs/1903.06586
+Official code: https://github.com/implus/SKNet (Caffe prototxt of SKNet-50/101).
+
+Deviations from the paper:
+- None in the computation for the paper's setting (``kernels=(3, 5)``, grouped convolutions,
+  fuse with BN and ReLU, bias-free fc layers as in the official prototxt). The paper writes the
+  two-branch case and says it extends to more branches through Eqs. (1), (5), (6); we take any
+  number K >= 2 of branches.
+- Kernel sizes. The paper realises its "5x5" branch as a 3x3 convolution with dilation 2. We
+  apply the same rule to every kernel k > 3: a 3x3 convolution with dilation ``(k-1)//2`` (same
+  receptive field k x k, 9 taps). Kernels 1 and 3 are plain. So the collection's
+  ``kernels=[1, 3, 5, 7]`` gives 1x1, 3x3, 3x3 dilation 2, 3x3 dilation 3.
+- Differences from the External-Attention-pytorch collection (same argument names, paper
+  meaning): its branches are plain k x k convolutions with ``groups=1`` by default and a bias
+  (followed by BN, so the bias is redundant); its fuse layer ``z = W s + b`` has no BN and no ReLU
+  (the paper's Eq. (3) has both); its select layers have biases; its defaults are
+  ``kernels=[1, 3, 5, 7], group=1``. Ours default to the paper's SKNet-50 setting
+  ``kernels=(3, 5), group=32`` (:math:`[M, G, r] = [2, 32, 16]`, L = 32).
+- ``d = max(C // r, L)``: the paper writes C/r; we floor it where r does not divide C.
+- BatchNorm layers are :class:`attn_edu._layers.BatchNorm`, so batch 1 in training works: where a
+  channel has a single value (the fuse vector z at batch 1, or a 1x1 map at batch 1) it normalises
+  with the running statistics, as in eval mode.
+- This is the SK *convolution* (Split-Fuse-Select). In SKNet it replaces the 3x3 grouped
+  convolution of a ResNeXt bottleneck; the 1x1 convolutions and the residual around it belong to
+  the host.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from .. import _checks
+from .._layers import BatchNorm
 from ..introspect import AttentionModule
 
 
+def _taps(k: int) -> int:
+    """Taps per filter of the branch realising kernel k: 1x1 for k = 1, else 3x3 (dilated if k > 3)."""
+    return 1 if k == 1 else 9
+
+
 class SKAttention(AttentionModule):
-    def __init__(self, *args, **kwargs):
-        raise NotImplementedError("SKAttention is being written")
+    r"""Selective Kernel: per channel, a softmax over branches with different receptive fields.
+
+    Split: for each kernel :math:`k`, :math:`U_k = \delta(\mathcal{B}(\mathrm{Conv}_k(X)))`, a grouped
+    convolution (G groups) with receptive field k x k, BN and ReLU.
+
+    Eq. (1), fuse: :math:`U = \sum_k U_k`
+
+    Eq. (2): :math:`s_c = \frac{1}{H \times W} \sum_{i=1}^{H} \sum_{j=1}^{W} U_c(i, j)`
+
+    Eq. (3): :math:`z = \delta(\mathcal{B}(W s))`, :math:`W \in \mathbb{R}^{d \times C}`
+
+    Eq. (4): :math:`d = \max(C/r, L)`
+
+    Eq. (5), select (K branches): :math:`a_{k,c} = \frac{e^{A_{k,c} z}}{\sum_{k'} e^{A_{k',c} z}}`,
+    :math:`A_k \in \mathbb{R}^{C \times d}`
+
+    Eq. (6): :math:`V_c = \sum_k a_{k,c} \cdot U_{k,c}`, :math:`\sum_k a_{k,c} = 1`
+
+    Args:
+        channel: number of channels C of the input (and output).
+        kernels: receptive field of each branch, odd positive ints, at least 2 of them. k > 3 is
+            a 3x3 convolution with dilation ``(k-1)//2``. Paper default ``(3, 5)``.
+        reduction: reduction ratio r of the fuse layer. Paper default 16.
+        group: number of groups G of every branch convolution; must divide ``channel``. Paper
+            (SKNet-50) default 32.
+        L: minimal width of z. Paper default 32.
+
+    Shape:
+        - Input: ``(B, C, H, W)``, any H, W >= 1
+        - Output: ``(B, C, H, W)``
+
+    Complexity:
+        with K branches, :math:`t_k` taps per filter (1 for k = 1, else 9) and
+        ``d = max(C//r, L)``:
+        params ``= sum_k C (C/G) t_k + 2 C K + C d + 2 d + K d C``
+        (branch convolutions, branch BNs, fuse W, fuse BN, select A_k);
+        FLOPs ``= sum_k 2 B C H W (C/G) t_k + 2 B C d + K (2 B d C)``
+        (branch convolutions, W, the A_k; BN, pooling, softmax and the weighted sum are
+        elementwise and not counted).
+
+    Emits:
+        ``branch``: the weights :math:`a`, dims ``B K C``, kind ``branch`` (they sum to 1 over K).
+
+    Example:
+        >>> sk = SKAttention(channel=512, reduction=8)
+        >>> sk(torch.randn(2, 512, 7, 7)).shape
+        torch.Size([2, 512, 7, 7])
+
+    See the book: chapter "Selective Kernel" (book/sk).
+    """
+
+    def __init__(
+        self,
+        channel: int = 512,
+        kernels: Sequence[int] = (3, 5),
+        reduction: int = 16,
+        group: int = 32,
+        L: int = 32,
+    ) -> None:
+        super().__init__()
+        name = type(self).__name__
+        self.channel = _checks.check_int(name, "channel", channel)
+        if isinstance(kernels, (str, bytes)) or not isinstance(kernels, Sequence):
+            raise TypeError(f"{name}: kernels must be a sequence of odd ints, got {type(kernels).__name__} {kernels!r}")
+        self.kernels = tuple(_checks.check_odd(name, f"kernels[{i}]", k) for i, k in enumerate(kernels))
+        if len(self.kernels) < 2:
+            raise ValueError(f"{name}: kernels must give at least 2 branches to select from, got {list(kernels)}")
+        self.reduction = _checks.check_int(name, "reduction", reduction)
+        self.group = _checks.check_int(name, "group", group)
+        _checks.check_divides(name, "group", group, "channel", channel)
+        self.L = _checks.check_int(name, "L", L)
+        # Eq. (4): d = max(C/r, L)
+        self.d = max(channel // reduction, L)
+
+        branches = []
+        for k in self.kernels:
+            dilation = 1 if k <= 3 else (k - 1) // 2
+            size = k if k <= 3 else 3
+            conv = nn.Conv2d(
+                channel, channel, size, padding=dilation * (size // 2), dilation=dilation, groups=group, bias=False
+            )
+            branches.append(nn.Sequential(OrderedDict(conv=conv, bn=BatchNorm(channel), relu=nn.ReLU())))
+        self.branches = nn.ModuleList(branches)  # U_k = delta(B(Conv_k(X)))
+        self.fc = nn.Linear(channel, self.d, bias=False)  # W
+        self.fc_bn = BatchNorm(self.d)  # B of Eq. (3)
+        self.fcs = nn.ModuleList(nn.Linear(self.d, channel, bias=False) for _ in self.kernels)  # A_k
+
+    def forward(self, x: Tensor) -> Tensor:
+        _checks.expect_shape(type(self).__name__, "x", x, "B C H W", C=self.channel)
+        # Split: U_k = delta(B(Conv_k(X)))
+        u_k = torch.stack([branch(x) for branch in self.branches], dim=1)  # B C H W -> B K C H W
+        # Eq. (1): U = sum_k U_k
+        u = u_k.sum(dim=1)  # B K C H W -> B C H W
+        # Eq. (2): s_c = 1/(H W) sum_{i,j} U_c(i, j)
+        s = u.mean(dim=(2, 3))  # B C H W -> B C
+        # Eq. (3): z = delta(B(W s))
+        z = torch.relu(self.fc_bn(self.fc(s)))  # B C -> B d
+        logits = torch.stack([a_k(z) for a_k in self.fcs], dim=1)  # B d -> B K C
+        # Eq. (5): a_{k,c} = exp(A_{k,c} z) / sum_k' exp(A_{k',c} z)
+        a = torch.softmax(logits, dim=1)  # B K C
+        self._emit("branch", a, "B K C", "branch")
+        # Eq. (6): V_c = sum_k a_{k,c} U_{k,c}
+        return (u_k * a[:, :, :, None, None]).sum(dim=1)  # B K C H W -> B C H W
+
+    def extra_repr(self) -> str:
+        return f"channel={self.channel}, kernels={self.kernels}, group={self.group}, d={self.d}"
+
+    def num_params_formula(self) -> int:
+        c, g, d, k = self.channel, self.group, self.d, len(self.kernels)
+        convs = sum(c * (c // g) * _taps(ks) for ks in self.kernels)
+        return convs + 2 * c * k + c * d + 2 * d + k * d * c
+
+    def flops_formula(self, x_shape: tuple[int, ...]) -> int:
+        b, _, h, w = x_shape
+        c, g, d, k = self.channel, self.group, self.d, len(self.kernels)
+        convs = sum(2 * b * c * h * w * (c // g) * _taps(ks) for ks in self.kernels)
+        return convs + 2 * b * c * d + k * (2 * b * d * c)

@@ -1,0 +1,79 @@
+"""Real photographs that installed packages ship: nothing is downloaded.
+
+Every photo comes from scikit-image's ``skimage.data`` (files inside the installed wheel) with its
+credit and licence. Preprocessing is deterministic: a centred square crop, then an anti-aliased
+resize, giving float32 RGB in [0, 1] -- the contract every figure in :mod:`attn_edu.viz` expects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True)
+class Photo:
+    """A photograph shipped by an installed package."""
+
+    name: str
+    loader: str  # function name in skimage.data
+    description: str
+    credit: str
+    licence: str
+
+
+PHOTOS: dict[str, Photo] = {
+    p.name: p
+    for p in [
+        Photo("astronaut", "astronaut", "Eileen Collins, NASA astronaut, in front of a flag",
+              "NASA (via scikit-image)", "public domain"),
+        Photo("chelsea", "chelsea", "Chelsea the cat", "Stefan van der Walt (via scikit-image)", "CC0"),
+        Photo("coffee", "coffee", "a cup of coffee on a saucer", "Rachel Michetti, Pikolo Espresso Bar (via scikit-image)", "CC0"),
+        Photo("rocket", "rocket", "DSCOVR launch on a Falcon 9", "SpaceX (via scikit-image)", "public domain"),
+        Photo("coins", "coins", "Greek coins (greyscale)", "Brooklyn Museum collection (via scikit-image)", "no known copyright restrictions"),
+        Photo("brick", "brick", "brick wall texture (greyscale)", "CC0Textures (via scikit-image)", "CC0"),
+        Photo("grass", "grass", "grass texture (greyscale)", "CC0Textures (via scikit-image)", "CC0"),
+        Photo("gravel", "gravel", "gravel texture (greyscale)", "CC0Textures (via scikit-image)", "CC0"),
+    ]
+}
+"""The photographs, by name."""
+
+
+def load_photo(name: str, size: int | None = 224) -> np.ndarray:
+    """Load a shipped photograph as float32 RGB in [0, 1], shape ``(size, size, 3)``.
+
+    Args:
+        name: a key of :data:`PHOTOS`.
+        size: side of the square output; ``None`` keeps the original resolution and aspect.
+    """
+    if name not in PHOTOS:
+        raise ValueError(f"load_photo: unknown photo {name!r}; available: {', '.join(PHOTOS)}")
+    import skimage.data
+    from skimage.transform import resize
+
+    img = getattr(skimage.data, PHOTOS[name].loader)()
+    img = np.asarray(img, dtype=np.float32) / 255.0
+    if img.ndim == 2:  # greyscale -> RGB
+        img = np.repeat(img[:, :, None], 3, axis=2)
+    img = img[:, :, :3]
+    if size is None:
+        return img
+    h, w = img.shape[:2]
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    img = img[top : top + side, left : left + side]
+    img = resize(img, (size, size), order=1, anti_aliasing=True, preserve_range=True)
+    return np.clip(img, 0.0, 1.0).astype(np.float32)
+
+
+def to_tensor(img: np.ndarray) -> torch.Tensor:
+    """``(H, W, 3)`` array in [0, 1] -> ``(1, 3, H, W)`` float32 tensor."""
+    return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float()  # H W 3 -> 1 3 H W
+
+
+def credits(names: list[str] | None = None) -> str:
+    """One line per photo: name, description, credit, licence (for figure captions and the book)."""
+    names = list(PHOTOS) if names is None else names
+    return "\n".join(f"{n}: {PHOTOS[n].description}. {PHOTOS[n].credit}, {PHOTOS[n].licence}." for n in names)

@@ -1,0 +1,156 @@
+"""Open every page of the built site in headless Chromium, as a reader would.
+
+Fails on any page error, failed request, request leaving 127.0.0.1, or console error that is not
+on the allowlist below; on pages with plotly figures, checks that they rendered and answer a hover
+and a control. Screenshots land in _build/screenshots/ for a human to look at.
+
+Needs the built site (`make book`) and Debian's Chromium (`apt-get install chromium`); it never
+downloads a browser. Locally it skips without them; with CI set it fails instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SITE = ROOT / "_build" / "html"
+SHOTS = ROOT / "_build" / "screenshots"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
+
+# Console errors that are not ours and do not affect the reader; each with its reason.
+CONSOLE_ALLOWLIST = [
+    # pydata-sphinx-theme 0.17.1 on a fresh browser profile with no stored theme preference.
+    "Got invalid theme mode",
+]
+
+pytestmark = pytest.mark.browser
+
+
+def _missing(reason: str):
+    if os.environ.get("CI"):
+        pytest.fail(f"browser check cannot run in CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def server():
+    if not (SITE / "index.html").exists():
+        _missing("no built site: run `make book` first")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(SITE))
+    handler.log_message = lambda *a, **k: None
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    if not Path(CHROMIUM).exists():
+        _missing(f"{CHROMIUM} not found: apt-get install chromium")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("playwright is not installed")
+    with sync_playwright() as pw:
+        ctx = pw.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("profile")), executable_path=CHROMIUM, headless=True, args=FLAGS,
+            viewport={"width": 1280, "height": 900},
+        )
+        yield ctx
+        ctx.close()
+
+
+def pages() -> list[str]:
+    if not SITE.exists():
+        return ["index.html"]
+    skip = {"genindex.html", "search.html"}
+    return sorted(
+        p.relative_to(SITE).as_posix()
+        for p in SITE.rglob("*.html")
+        if not p.relative_to(SITE).parts[0].startswith("_") and p.name not in skip
+    )
+
+
+@pytest.mark.parametrize("page", pages())
+def test_page_renders_offline_without_errors(server, browser, page):
+    problems: list[str] = []
+    outside: list[str] = []
+
+    def route(r):
+        if r.request.url.startswith(server) or r.request.url.startswith("data:"):
+            r.continue_()
+        else:
+            outside.append(r.request.url)
+            r.abort()
+
+    tab = browser.new_page()
+    tab.route("**/*", route)
+    tab.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    tab.on("requestfailed", lambda r: problems.append(f"failed request: {r.url} {r.failure}"))
+    tab.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
+    tab.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
+           if m.type == "error" and not any(a in m.text for a in CONSOLE_ALLOWLIST) else None)
+    tab.goto(f"{server}/{page}", wait_until="load")
+    tab.wait_for_timeout(800)  # MathJax typesetting and plotly drawing
+
+    figures = tab.locator(".plotly-graph-div")
+    n_fig = figures.count()
+    for i in range(n_fig):
+        fig = figures.nth(i)
+        fig.scroll_into_view_if_needed()
+        fig.locator(".main-svg").first.wait_for(timeout=15_000)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    tab.screenshot(path=str(SHOTS / (page.replace("/", "_").removesuffix(".html") + ".png")), full_page=True)
+
+    for i in range(n_fig):
+        _check_figure_is_interactive(tab, figures.nth(i), f"{page} figure {i}")
+
+    if tab.locator("mjx-container").count() == 0 and "$$" in (SITE / page).read_text():
+        problems.append("math present but MathJax rendered nothing")
+    tab.close()
+    assert not outside, f"{page} requested outside 127.0.0.1: {outside}"
+    assert not problems, f"{page}: " + "; ".join(problems)
+
+
+def _check_figure_is_interactive(tab, fig, where: str) -> None:
+    fig.scroll_into_view_if_needed()
+    # hover: plotly draws a hover label in the hover layer
+    box = fig.locator(".nsewdrag").first.bounding_box()
+    assert box, f"{where}: no plot area"
+    tab.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+    tab.wait_for_timeout(300)
+    hover = fig.locator(".hoverlayer .hovertext")
+    assert hover.count() > 0, f"{where}: no hover label on the plot area"
+    tab.mouse.move(0, 0)
+    state = "el => JSON.stringify([el.data.map(t => [t.visible, t.z && t.z[0] && t.z[0][0]]), (el.layout.sliders || []).map(s => s.active)])"
+    before = fig.evaluate(state)
+    sliders = fig.locator(".slider-rail-rect")
+    menus = fig.locator(".updatemenu-header")
+    if sliders.count():
+        rail = sliders.first.bounding_box()
+        tab.mouse.click(rail["x"] + rail["width"] * 0.8, rail["y"] + rail["height"] / 2)
+    elif menus.count():
+        menus.first.click()
+        tab.locator(".updatemenu-dropdown-button").nth(1).click()
+    else:
+        return  # a figure without controls answers hover only
+    tab.wait_for_timeout(400)
+    after = fig.evaluate(state)
+    assert after != before, f"{where}: the control changed nothing ({before})"
+    if menus.count():
+        menus.first.click()
+        tab.wait_for_timeout(200)
+        tab.locator(".updatemenu-dropdown-button").nth(1).click()
+        tab.wait_for_timeout(300)
+        assert fig.evaluate(state) != after, f"{where}: the menu changed nothing"
