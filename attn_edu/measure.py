@@ -5,7 +5,10 @@ Used by the chapters' "What it costs" sections and by :mod:`attn_edu.bench`.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,6 +49,22 @@ def time_call(fn: Callable[[], object], *, warmup: int = 2, repeats: int = 7, mi
     return Timing(float(med), float(q1), float(q3), len(samples))
 
 
+@contextlib.contextmanager
+def _silence_native_stderr():
+    """Send file descriptor 2 to /dev/null: the profiler's C++ side prints "profiler_start/stop"
+    lines there, which a notebook would show as stderr output."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(devnull)
+        os.close(saved)
+
+
 def peak_memory_bytes(fn: Callable[[], object]) -> int:
     """Peak of live CPU tensor memory allocated while ``fn()`` runs, above what was live before.
 
@@ -55,7 +74,7 @@ def peak_memory_bytes(fn: Callable[[], object]) -> int:
     """
     from torch.profiler import ProfilerActivity, profile
 
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+    with _silence_native_stderr(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         fn()
     # Allocations are attributed to the op that made them (its *self* memory, net of what it freed
     # itself); frees of tensors that outlive their op appear as separate "[memory]" events.

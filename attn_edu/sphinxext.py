@@ -45,9 +45,10 @@ class PlotlyMimeRenderer:
         div_id = "plotly-" + hashlib.sha1(f"{data.cell_index}:{data.output_index}:{payload}".encode()).hexdigest()[:12]
         height = fig.get("layout", {}).get("height", 450)
         config = {"responsive": True, "displaylogo": False}
+        payload = payload.replace("</", "<\\/")  # a "</script>" inside a string must not end the script
         html = (
             f'<div id="{div_id}" class="plotly-graph-div" style="height:{height}px; width:100%;"></div>\n'
-            f'<script type="text/javascript">(function () {{ var fig = {payload.replace("</", "<\\/")};'
+            f'<script type="text/javascript">(function () {{ var fig = {payload};'
             f' Plotly.newPlot("{div_id}", fig.data, fig.layout || {{}}, {json.dumps(config)})'
             f'.then(function (gd) {{ if (fig.frames) {{ Plotly.addFrames(gd, fig.frames); }} }}); }})();</script>'
         )

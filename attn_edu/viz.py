@@ -100,7 +100,7 @@ def _heatmap(attn: np.ndarray, H: int, W: int, **kw):
     return go.Heatmap(
         z=np.round(attn, 4),
         x0=W / w / 2 - 0.5, dx=W / w, y0=H / h / 2 - 0.5, dy=H / h,
-        colorscale=PLOTLY_CMAP, opacity=0.6, hovertemplate="row %{y:.0f}, col %{x:.0f}<br>weight %{z:.4f}<extra></extra>",
+        colorscale=PLOTLY_CMAP, opacity=0.6, hovertemplate="pixel row %{y:.0f}, col %{x:.0f}<br>weight %{z:.4f}<extra></extra>",
         **kw,
     )
 
@@ -131,6 +131,7 @@ def plotly_explorer(
     queries: Sequence[tuple[float, float]],
     view_labels: Sequence[str],
     *,
+    query_names: Sequence[str] | None = None,
     title: str = "",
     label: str = "weight",
     query_label: str = "query",
@@ -143,6 +144,7 @@ def plotly_explorer(
         maps: ``(V, Q, h, w)``: for each of V views (e.g. head x temperature) and Q queries, a map.
         queries: the Q query positions ``(row, col)`` in image pixels, marked on the photo.
         view_labels: V names for the menu.
+        query_names: Q names shown above the slider (default: the query's pixel row and column).
 
     Each view is one heatmap trace (the menu toggles visibility); each slider step updates all
     views' ``z`` and moves the query marker, so both controls compose without a kernel.
@@ -167,13 +169,16 @@ def plotly_explorer(
                  "line": {"color": "cyan", "width": 3}}]
 
     fig.update_layout(shapes=marker(0))
+    names = query_names or [f"row {r:.0f}, col {c:.0f}" for r, c in queries]
     steps = [
-        {"method": "update", "label": str(q),
+        {"method": "update", "label": names[q],
          "args": [{"z": [np.round(m[v, q], 4) for v in range(V)]}, {"shapes": marker(q)}, list(range(1, V + 1))]}
         for q in range(Q)
     ]
     fig.update_layout(
-        sliders=[{"active": 0, "steps": steps, "currentvalue": {"prefix": f"{query_label}: "}, "pad": {"t": 10}}],
+        # Step names would crowd under the rail: they are shown, one at a time, as the current value.
+        sliders=[{"active": 0, "steps": steps, "pad": {"t": 10}, "ticklen": 3, "font": {"color": "rgba(0,0,0,0)"},
+                  "currentvalue": {"prefix": f"{query_label}: ", "font": {"color": "#222", "size": 13}}}],
         updatemenus=[{
             "type": "dropdown", "x": 0, "y": 1.0, "xanchor": "left", "yanchor": "bottom", "showactive": True,
             "buttons": [{"label": lab, "method": "restyle", "args": [{"visible": [True] + [i == v for i in range(V)]}]}

@@ -45,8 +45,11 @@ def _missing(reason: str):
 def server():
     if not (SITE / "index.html").exists():
         _missing("no built site: run `make book` first")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(SITE))
-    handler.log_message = lambda *a, **k: None
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(SITE))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -116,7 +119,7 @@ def test_page_renders_offline_without_errors(server, browser, page):
     for i in range(n_fig):
         _check_figure_is_interactive(tab, figures.nth(i), f"{page} figure {i}")
 
-    if tab.locator("mjx-container").count() == 0 and "$$" in (SITE / page).read_text():
+    if tab.locator("mjx-container").count() == 0 and 'class="math notranslate' in (SITE / page).read_text():
         problems.append("math present but MathJax rendered nothing")
     tab.close()
     assert not outside, f"{page} requested outside 127.0.0.1: {outside}"

@@ -1,0 +1,135 @@
+"""Every chapter follows book/TEMPLATE.md; every notebook is stored executed with the Colab cell.
+
+The rules checked here are the ones marked (checked) in book/TEMPLATE.md.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+_spec = importlib.util.spec_from_file_location("sync_setup_cells", ROOT / "scripts" / "sync_setup_cells.py")
+sync = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(sync)
+
+
+def toc_files() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        files += [c["file"] for c in part["chapters"]]
+    return files
+
+
+NOTEBOOKS = [f for f in toc_files() if (ROOT / f"{f}.ipynb").exists()]
+CHAPTERS = [f for f in NOTEBOOKS if Path(f).name not in ("intro",)]
+HEADINGS = ["## Learning objectives", "## The paper", "## Implementation, step by step", "## On real photographs",
+            "## A claim of the paper, checked", "## What it costs", "## Faithfulness", "## Exercises", "## Summary",
+            "## References"]
+BIB_KEYS = set(re.findall(r"@\w+\{([^,]+),", (ROOT / "references.bib").read_text()))
+
+
+def load(f: str) -> nbformat.NotebookNode:
+    return nbformat.read(ROOT / f"{f}.ipynb", as_version=4)
+
+
+def markdown(nb) -> str:
+    return "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+
+
+def tags(cell) -> list[str]:
+    return cell.metadata.get("tags", [])
+
+
+def test_toc_lists_only_existing_pages():
+    for f in toc_files():
+        assert (ROOT / f"{f}.ipynb").exists() or (ROOT / f"{f}.md").exists(), f
+
+
+@pytest.mark.parametrize("f", NOTEBOOKS)
+def test_first_cell_installs_attn_edu_from_the_configured_repository(f):
+    first = load(f).cells[0]
+    assert "remove-cell" in tags(first)
+    assert first.source == sync.setup_source(sync.repository_url()), "run scripts/sync_setup_cells.py"
+
+
+@pytest.mark.parametrize("f", NOTEBOOKS)
+def test_notebook_is_stored_executed(f):
+    code = [c for c in load(f).cells if c.cell_type == "code"]
+    assert all(c.execution_count is not None for c in code), "store it executed: make store-notebooks"
+
+
+@pytest.mark.parametrize("f", CHAPTERS)
+def test_chapter_has_the_template_parts_in_order(f):
+    text = markdown(load(f))
+    assert re.search(r"^# \S", text, re.M), "a title"
+    positions = [text.find(h + "\n") for h in HEADINGS]
+    missing = [h for h, p in zip(HEADINGS, positions) if p < 0]
+    assert not missing, f"missing headings {missing}"
+    assert positions == sorted(positions), "the template's parts are out of order"
+
+
+@pytest.mark.parametrize("f", CHAPTERS)
+def test_equations_are_numbered_referenced_and_mapped_to_code(f):
+    nb = load(f)
+    text = markdown(nb)
+    labels = re.findall(r"\$\$\s*\(([\w-]+)\)", text)
+    assert labels, "at least one numbered equation: $$ ... $$ (label)"
+    unreferenced = [lab for lab in labels if f"{{eq}}`{lab}`" not in text]
+    assert not unreferenced, f"equations never referenced with {{eq}}: {unreferenced}"
+    assert any("show_code_for_equations(" in c.source for c in nb.cells if c.cell_type == "code")
+
+
+@pytest.mark.parametrize("f", CHAPTERS)
+def test_real_photographs_shown_interactively(f):
+    nb = load(f)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert "load_photo(" in code
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert any("application/vnd.plotly.v1+json" in o.get("data", {}) for o in outputs), "an interactive plotly figure"
+    for c in nb.cells:
+        if c.cell_type == "code" and "widgets.interact" in c.source:
+            assert {"remove-output", "nbval-ignore-output"} <= set(tags(c)), "widget cells need a live kernel"
+
+
+@pytest.mark.parametrize("f", CHAPTERS)
+def test_faithfulness_box(f):
+    assert ":::{admonition} Faithfulness" in markdown(load(f))
+
+
+@pytest.mark.parametrize("f", CHAPTERS)
+def test_exercises_with_a_checked_hidden_solution(f):
+    nb = load(f)
+    assert len(re.findall(r"^### Exercise", markdown(nb), re.M)) >= 3
+    checked = 0
+    for prev, cell in zip(nb.cells, nb.cells[1:]):
+        if cell.cell_type == "code" and "exercise-check" in tags(cell):
+            assert "assert" in cell.source
+            assert prev.cell_type == "code" and {"solution", "hide-input"} <= set(tags(prev)), \
+                "a check follows its solution cell, tagged solution + hide-input"
+            checked += 1
+    assert checked >= 1
+
+
+@pytest.mark.parametrize("f", NOTEBOOKS)
+def test_references_come_from_the_bibliography(f):
+    text = markdown(load(f))
+    cited = set(k.strip() for group in re.findall(r"\{cite:[pt]\}`([^`]+)`", text) for k in group.split(","))
+    assert cited <= BIB_KEYS, f"not in references.bib: {cited - BIB_KEYS}"
+    if f in CHAPTERS:
+        assert cited, "cite the paper"
+        assert "```{bibliography}\n:filter: docname in docnames" in text
+
+
+@pytest.mark.parametrize("f", CHAPTERS)
+def test_built_page_stays_under_2_mb(f):
+    page = ROOT / "_build" / "html" / f"{f}.html"
+    if not page.exists():
+        pytest.skip("book not built")
+    assert page.stat().st_size <= 2 * 1024 * 1024
