@@ -13,6 +13,8 @@ import nbformat
 import pytest
 import yaml
 
+from attn_edu.registry import MECHANISMS
+
 ROOT = Path(__file__).resolve().parent.parent
 _spec = importlib.util.spec_from_file_location("sync_setup_cells", ROOT / "scripts" / "sync_setup_cells.py")
 sync = importlib.util.module_from_spec(_spec)
@@ -28,7 +30,8 @@ def toc_files() -> list[str]:
 
 
 NOTEBOOKS = [f for f in toc_files() if (ROOT / f"{f}.ipynb").exists()]
-CHAPTERS = [f for f in NOTEBOOKS if Path(f).name not in ("intro",)]
+# Mechanism chapters follow the template; other pages (intro, cost, statistics) need not.
+CHAPTERS = [f for f in NOTEBOOKS if f in {m.chapter for m in MECHANISMS.values()}]
 HEADINGS = ["## Learning objectives", "## The paper", "## Implementation, step by step", "## On real photographs",
             "## A claim of the paper, checked", "## What it costs", "## Faithfulness", "## Exercises", "## Summary",
             "## References"]
