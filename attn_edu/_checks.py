@@ -83,3 +83,20 @@ def expect_shape(where: str, name: str, x: object, dims: str, **sizes: int | Non
     if x.numel() == 0:
         raise ValueError(f"{where}: {name} must not be empty, got shape {tuple(x.shape)}")
     return tuple(x.shape)
+
+
+def check_reduction(where: str, channel: int, reduction: object, channel_name: str = "channel") -> int:
+    """Check a bottleneck's reduction ratio r and return the hidden width ``channel // r`` (>= 1)."""
+    reduction = check_int(where, "reduction", reduction)
+    if reduction > channel:
+        raise ValueError(f"{where}: reduction={reduction} must be <= {channel_name}={channel} (hidden width C//r >= 1)")
+    return channel // reduction
+
+
+def head_widths(where: str, d_model: int, h: int, d_k: object, d_v: object) -> tuple[int, int]:
+    """Per-head widths (d_k, d_v); ``None`` gives the paper's ``d_model // h``."""
+    if (d_k is None or d_v is None) and d_model % h != 0:
+        raise ValueError(f"{where}: h={h} must divide d_model={d_model} when d_k or d_v is None "
+                         "(they default to d_model // h); otherwise pass d_k and d_v")
+    return (d_model // h if d_k is None else check_int(where, "d_k", d_k),
+            d_model // h if d_v is None else check_int(where, "d_v", d_v))

@@ -36,6 +36,21 @@ PHOTOS: dict[str, Photo] = {
         Photo("brick", "brick", "brick wall texture (greyscale)", "CC0Textures (via scikit-image)", "CC0"),
         Photo("grass", "grass", "grass texture (greyscale)", "CC0Textures (via scikit-image)", "CC0"),
         Photo("gravel", "gravel", "gravel texture (greyscale)", "CC0Textures (via scikit-image)", "CC0"),
+        # clutter for the real-image lab (attn_edu.lab.scenes): photos that show none of its object classes
+        Photo("camera", "camera", "a photographer with a camera on a tripod (greyscale)",
+              "Lav Varshney (via scikit-image)", "CC0"),
+        Photo("hubble_deep_field", "hubble_deep_field", "the Hubble eXtreme Deep Field",
+              "NASA (via scikit-image)", "public domain"),
+        Photo("immunohistochemistry", "immunohistochemistry", "immunohistochemical staining of colonic tissue",
+              "scikit-image data", "no known copyright restrictions"),
+        Photo("retina", "retina", "a human retina (fundus photograph)",
+              "Häggström, Mikael (2014), WikiJournal of Medicine (via scikit-image)", "CC0"),
+        Photo("clock", "clock", "a wall clock, motion-blurred (greyscale)",
+              "Stefan van der Walt (via scikit-image)", "public domain"),
+        Photo("cell", "cell", "a cell seen under a microscope (greyscale)",
+              "Allen Institute for Cell Science (via scikit-image)", "CC0"),
+        Photo("text", "text", "handwritten text on a board (greyscale)",
+              "scikit-image data", "public domain"),
     ]
 }
 """The photographs, by name."""

@@ -91,9 +91,8 @@ class BAMBlock(AttentionModule):
         super().__init__()
         name = type(self).__name__
         self.channel = _checks.check_int(name, "channel", channel)
-        self.reduction = _checks.check_int(name, "reduction", reduction)
-        if reduction > channel:
-            raise ValueError(f"{name}: reduction={reduction} must be <= channel={channel} (hidden width C//r >= 1)")
+        _checks.check_reduction(name, self.channel, reduction)
+        self.reduction = reduction
         self.dia_val = _checks.check_int(name, "dia_val", dia_val)
         self.combine = _checks.check_choice(name, "combine", combine, COMBINES)
         hidden = channel // reduction

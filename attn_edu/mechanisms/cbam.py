@@ -90,9 +90,8 @@ class CBAMBlock(AttentionModule):
         super().__init__()
         name = type(self).__name__
         self.channel = _checks.check_int(name, "channel", channel)
-        self.reduction = _checks.check_int(name, "reduction", reduction)
-        if reduction > channel:
-            raise ValueError(f"{name}: reduction={reduction} must be <= channel={channel} (hidden width C//r >= 1)")
+        _checks.check_reduction(name, self.channel, reduction)
+        self.reduction = reduction
         self.kernel_size = _checks.check_odd(name, "kernel_size", kernel_size)
         self.order = _checks.check_choice(name, "order", order, ORDERS)
         hidden = channel // reduction

@@ -112,11 +112,7 @@ class EMSA(AttentionModule):
         name = type(self).__name__
         self.d_model = _checks.check_int(name, "d_model", d_model)
         self.h = _checks.check_int(name, "h", h)
-        if (d_k is None or d_v is None) and d_model % h != 0:
-            raise ValueError(f"{name}: h={h} must divide d_model={d_model} when d_k or d_v is None "
-                             "(they default to d_model // h); otherwise pass d_k and d_v")
-        self.d_k = d_model // h if d_k is None else _checks.check_int(name, "d_k", d_k)
-        self.d_v = d_model // h if d_v is None else _checks.check_int(name, "d_v", d_v)
+        self.d_k, self.d_v = _checks.head_widths(name, d_model, h, d_k, d_v)
         if (H is None) != (W is None):
             raise ValueError(f"{name}: give both H and W or neither, got H={H}, W={W}")
         self.H = None if H is None else _checks.check_int(name, "H", H)

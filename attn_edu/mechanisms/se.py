@@ -61,9 +61,8 @@ class SEAttention(AttentionModule):
         super().__init__()
         name = type(self).__name__
         self.channel = _checks.check_int(name, "channel", channel)
-        self.reduction = _checks.check_int(name, "reduction", reduction)
-        if reduction > channel:
-            raise ValueError(f"{name}: reduction={reduction} must be <= channel={channel} (hidden width C//r >= 1)")
+        _checks.check_reduction(name, self.channel, reduction)
+        self.reduction = reduction
         hidden = channel // reduction
         self.fc1 = nn.Linear(channel, hidden)  # W_1
         self.fc2 = nn.Linear(hidden, channel)  # W_2

@@ -101,11 +101,7 @@ class ScaledDotProductAttention(AttentionModule):
         name = type(self).__name__
         self.d_model = _checks.check_int(name, "d_model", d_model)
         self.h = _checks.check_int(name, "h", h)
-        if (d_k is None or d_v is None) and d_model % h != 0:
-            raise ValueError(f"{name}: h={h} must divide d_model={d_model} when d_k or d_v is None "
-                             "(they default to d_model // h); otherwise pass d_k and d_v")
-        self.d_k = d_model // h if d_k is None else _checks.check_int(name, "d_k", d_k)
-        self.d_v = d_model // h if d_v is None else _checks.check_int(name, "d_v", d_v)
+        self.d_k, self.d_v = _checks.head_widths(name, d_model, h, d_k, d_v)
         p = _checks.check_float(name, "dropout", dropout, low=0.0, high=1.0)
         self.impl = _checks.check_choice(name, "impl", impl, ("fast", "reference"))
 
