@@ -42,15 +42,15 @@ PHOTOS: dict[str, Photo] = {
         Photo("hubble_deep_field", "hubble_deep_field", "the Hubble eXtreme Deep Field",
               "NASA (via scikit-image)", "public domain"),
         Photo("immunohistochemistry", "immunohistochemistry", "immunohistochemical staining of colonic tissue",
-              "scikit-image data", "no known copyright restrictions"),
+              "Center for Microscopy And Molecular Imaging, CMMI (via scikit-image)", "no known copyright restrictions"),
         Photo("retina", "retina", "a human retina (fundus photograph)",
               "Häggström, Mikael (2014), WikiJournal of Medicine (via scikit-image)", "CC0"),
         Photo("clock", "clock", "a wall clock, motion-blurred (greyscale)",
               "Stefan van der Walt (via scikit-image)", "public domain"),
-        Photo("cell", "cell", "a cell seen under a microscope (greyscale)",
-              "Allen Institute for Cell Science (via scikit-image)", "CC0"),
-        Photo("text", "text", "handwritten text on a board (greyscale)",
-              "scikit-image data", "public domain"),
+        Photo("cell", "cell", "a cell floating in saline, quantitative phase image (greyscale)",
+              "Paul Müller, qpformat (via scikit-image)", "CC0"),
+        Photo("text", "text", "printed text and corners, Wikipedia File:Corner.png (greyscale)",
+              "Wikipedia (via scikit-image)", "public domain"),
     ]
 }
 """The photographs, by name."""

@@ -21,8 +21,8 @@ order, and always comes out the same):
    soft-edged disc inscribed in its square box.
 
 The *mask* is the disc (the pixels where the paste weight is >= 0.5) and the *box* is the square
-``(top, left, bottom, right)`` it is inscribed in (bottom/right exclusive), so mask and box are
-exact. Object scale (``side = round(scale * 64)``, default ``scale ~ U(0.3, 0.45)``, i.e. a box
+``(top, left, bottom, right)`` it is inscribed in (bottom/right exclusive): both are known exactly,
+not annotated; the mask touches the box up to its one-pixel soft edge. Object scale (``side = round(scale * 64)``, default ``scale ~ U(0.3, 0.45)``, i.e. a box
 of about 15 % of the image) and position (``center=(row, col)`` as fractions of the image,
 default uniform over the positions where the box fits) can be fixed by arguments.
 

@@ -1,0 +1,33 @@
+"""The real-image lab: attention mechanisms trained on real photographs, and evidence about their maps.
+
+* :mod:`~attn_edu.lab.scenes`: cluttered 64 x 64 scenes made of scikit-image's photographs, with
+  label, box and mask; seeded; disjoint train/test backgrounds.
+* :mod:`~attn_edu.lab.model`: :class:`LabNet`, a small CNN with one attention slot hosting any of
+  the ten mechanisms (or ``"none"``).
+* :mod:`~attn_edu.lab.train`: the seeded training recipe (``python -m attn_edu.lab train``).
+* :mod:`~attn_edu.lab.store`: shipped weights with SHA-256 checks; the untrained baselines.
+* :mod:`~attn_edu.lab.evaluate`: accuracy, pointing game, mass on object, class selectivity and
+  the randomization sanity check (``python -m attn_edu.lab evaluate --json``).
+
+Example::
+
+    from attn_edu import lab
+    scenes = lab.test_scenes(8)
+    model = lab.load("cbam")
+    logits, maps = lab.attention_map(model, scenes.images)   # maps: 8 x 16 x 16
+
+Figures: :func:`attn_edu.viz.overlay` / :func:`attn_edu.viz.plotly_overlay` take
+``scenes.images[i].permute(1, 2, 0)`` (RGB in [0, 1]) and ``maps[i]``.
+"""
+
+from .evaluate import attention_map, evaluate, evaluate_model, map_kind
+from .model import NAMES, LabNet, build
+from .scenes import CLASSES, Scene, SceneBatch, make_scene, make_scenes, test_scenes
+from .store import load, manifest, untrained
+from .train import TrainConfig, train
+
+__all__ = [
+    "CLASSES", "NAMES", "LabNet", "Scene", "SceneBatch", "TrainConfig", "attention_map", "build", "evaluate",
+    "evaluate_model", "load", "make_scene", "make_scenes", "manifest", "map_kind", "test_scenes", "train",
+    "untrained",
+]

@@ -1,0 +1,190 @@
+"""Does a trained mechanism's map mean something? Accuracy, pointing game, mass, selectivity, randomization.
+
+All numbers are computed on the fixed test scenes (:func:`attn_edu.lab.scenes.test_scenes`,
+500 scenes whose backgrounds are disjoint from training's).
+
+**The map of each mechanism** (:func:`attention_map`), captured with :func:`attn_edu.capture`:
+
+* ``cbam``, ``bam``: the emitted ``spatial`` map (``B H W``, 16 x 16), the gate itself.
+* ``self_attention``, ``emsa``, ``danet`` (position attention): the attention each *key* position
+  receives, averaged over queries and heads, ``mean_{h,n} a_{h,n,m}`` (``B h N M`` -> ``B M`` ->
+  grid; 16 x 16, EMSA's reduced keys 8 x 8). For self-attention and EMSA in :class:`LabNet` this is
+  exactly the weight of each position in the pooled descriptor (see :mod:`attn_edu.lab.model`);
+  for EMSA it is the softmax map (``heads``), before EMSA's instance norm.
+* ``external_attention``: its ``B N S`` weights have no spatial competition of their own to read
+  (each token's row is normalised over the memory units), so the map is the *attention-weighted
+  class evidence*: ``m_n = sum_s a_{n,s} relu(u_{c,s})``, with ``u = W_cls M_v`` the vote of memory
+  unit ``s`` for the predicted class ``c`` (in :class:`LabNet` the class logit is
+  ``mean_n sum_s a_{n,s} u_{c,s}`` plus a bias, so ``m`` is the share of each token's attention
+  that goes to units voting for the class).
+* ``se``, ``eca`` (``B C``), ``sk``, ``psa`` (``B K C``, flattened): a vector of channel / branch
+  weights; no spatial map.
+
+**Metrics** (:func:`evaluate_model`):
+
+* ``accuracy``: share of test scenes classified correctly.
+* ``pointing_game``: share of test scenes where the map's maximum cell, taken at its centre in
+  image pixels, lies inside the object box (ties between maximal cells, e.g. a saturated sigmoid
+  gate, count the share of tied cells inside the box: the hit rate of a random tie-break). ``pointing_chance``: the mean share
+  of the image the box covers (a uniformly random point's hit rate).
+* ``mass_on_object``: share of the map's mass (clipped at 0, each cell spread uniformly over its
+  pixels) on the object mask; ``mass_chance``: the mean share of the image the mask covers.
+* ``class_selectivity`` (channel mechanisms): for each channel/branch weight, between-class
+  variance over total variance across test scenes (eta squared), averaged over weights;
+  ``selectivity_chance``: the same with the labels permuted (seed 0).
+* ``randomization_change``: ``1 - Spearman rank correlation`` between the map of the trained
+  model and the map of the same architecture at its seeded initialisation (the *untrained
+  baseline*: full randomization of every weight, Adebayo et al. 2018), averaged over test scenes.
+  Near 0: the map does not depend on what was learned, so it cannot explain the model; near 1:
+  unrelated maps.
+
+Reproducibility: with the shipped weights, accuracy is reproduced exactly (a count over a fixed
+set), the pointing game within ``1e-4`` like the float metrics and the float metrics within ``1e-4`` absolute (float
+reductions in another thread count or torch version may change the last bits).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .. import registry
+from ..introspect import capture
+from .model import FEATURE_HW, NAMES, LabNet
+from .scenes import IMAGE_SIZE, SceneBatch, test_scenes
+
+TOLERANCE = 1e-4
+"""Absolute tolerance on the float metrics when reproducing recorded values."""
+
+SPATIAL = ("self_attention", "external_attention", "emsa", "cbam", "bam", "danet")
+CHANNEL = ("se", "eca", "sk", "psa")
+
+
+def map_kind(name: str) -> str | None:
+    """``"spatial"`` (a map over the image), ``"channel"`` (a weight vector) or ``None`` (no attention)."""
+    return "spatial" if name in SPATIAL else "channel" if name in CHANNEL else None
+
+
+@torch.no_grad()
+def attention_map(model: LabNet, images: Tensor) -> tuple[Tensor, Tensor]:
+    """``(logits, map)`` for a batch: map ``B h w`` for spatial/token mechanisms, ``B D`` for channel ones."""
+    name = model.mechanism
+    if name == "none":
+        raise ValueError("attention_map: the 'none' model has no attention")
+    model.eval()
+    with capture(model) as maps:
+        f = model.features(images)
+        z = model.attend(f)
+        logits = model.classifier(z.mean(dim=(2, 3)))
+    by = {m.name: m for m in maps}
+    if name in ("cbam", "bam"):
+        return logits, by["spatial"].tensor
+    if name in ("self_attention", "emsa", "danet"):
+        m = by["position" if name == "danet" else "heads"]
+        received = m.tensor.mean(dim=(1, 2))  # B h N M -> B M
+        return logits, received.unflatten(1, m.kv_hw or FEATURE_HW)  # B M -> B h w
+    if name == "external_attention":
+        a = by["memory"].tensor  # B N S
+        u = model.classifier.weight @ model.attention.mv.weight  # K C, C S -> K S
+        vote = u[logits.argmax(1)].clamp(min=0)  # B S
+        return logits, (a * vote[:, None]).sum(-1).unflatten(1, FEATURE_HW)  # B N S -> B N -> B h w
+    if name in ("se", "eca"):
+        return logits, by["channel"].tensor
+    return logits, by["branch"].tensor.flatten(1)  # B K C -> B (K C)
+
+
+def _upsample(m: Tensor) -> Tensor:
+    """``B h w`` -> ``B 64 64``, each cell a block of pixels."""
+    return torch.nn.functional.interpolate(m[:, None].float(), size=(IMAGE_SIZE, IMAGE_SIZE), mode="nearest")[:, 0]
+
+
+def pointing(maps: Tensor, boxes: Tensor) -> Tensor:
+    """Per scene: the share of the map's maximal cells whose centre falls in the box (float ``B``).
+
+    With one maximum this is 1 (hit) or 0 (miss). Saturated gates (a sigmoid at exactly 1.0 over
+    many cells, as CBAM's can be) tie; the score is then the hit rate of a maximum drawn at random
+    among the tied cells, so the order in which cells are scanned cannot decide a hit.
+    """
+    b, h, w = maps.shape
+    r = (torch.arange(h, dtype=torch.float32) + 0.5) * IMAGE_SIZE / h
+    c = (torch.arange(w, dtype=torch.float32) + 0.5) * IMAGE_SIZE / w
+    inside_r = (r[None] >= boxes[:, :1]) & (r[None] < boxes[:, 2:3])  # B h
+    inside_c = (c[None] >= boxes[:, 1:2]) & (c[None] < boxes[:, 3:4])  # B w
+    inside = inside_r[:, :, None] & inside_c[:, None, :]  # B h w
+    top = maps == maps.flatten(1).amax(1)[:, None, None]  # B h w
+    return (top & inside).sum(dim=(1, 2)).double() / top.sum(dim=(1, 2)).double()
+
+
+def mass_on_object(maps: Tensor, masks: Tensor) -> Tensor:
+    """Per scene: share of the (clipped, upsampled) map's mass on the mask."""
+    up = _upsample(maps.clamp(min=0))
+    total = up.sum(dim=(1, 2)).clamp(min=1e-12)
+    return (up * masks).sum(dim=(1, 2)) / total
+
+
+def class_selectivity(weights: Tensor, labels: Tensor, num_classes: int) -> float:
+    """Mean over weights of between-class variance / total variance (eta squared)."""
+    w = weights.double()
+    total = w.var(dim=0, unbiased=False)
+    mean = w.mean(0)
+    between = torch.zeros_like(total)
+    for k in range(num_classes):
+        sel = labels == k
+        if sel.any():
+            between += sel.double().mean() * (w[sel].mean(0) - mean) ** 2
+    keep = total > 1e-12
+    return float((between[keep] / total[keep]).mean()) if keep.any() else 0.0
+
+
+def _ranks(x: Tensor) -> Tensor:
+    return x.argsort(dim=1).argsort(dim=1).double()
+
+
+def spearman(a: Tensor, b: Tensor) -> Tensor:
+    """Per-row Spearman rank correlation of two ``B D`` tensors (0 where a row is constant)."""
+    ra, rb = _ranks(a.flatten(1)), _ranks(b.flatten(1))
+    ra, rb = ra - ra.mean(1, keepdim=True), rb - rb.mean(1, keepdim=True)
+    den = (ra.norm(dim=1) * rb.norm(dim=1)).clamp(min=1e-12)
+    return (ra * rb).sum(1) / den
+
+
+def evaluate_model(model: LabNet, untrained: LabNet | None = None, scenes: SceneBatch | None = None) -> dict:
+    """The metrics of one model on ``scenes`` (default: the test scenes). ``untrained`` is needed
+    for ``randomization_change``; see the module docstring for every definition."""
+    scenes = test_scenes() if scenes is None else scenes
+    name = model.mechanism
+    model.eval()
+    out: dict = {}
+    if map_kind(name) is None:
+        with torch.no_grad():
+            logits = model(scenes.images)
+        out["accuracy"] = float((logits.argmax(1) == scenes.labels).double().mean())
+        return out
+    logits, maps = attention_map(model, scenes.images)
+    out["accuracy"] = float((logits.argmax(1) == scenes.labels).double().mean())
+    if map_kind(name) == "spatial":
+        box_area = ((scenes.boxes[:, 2] - scenes.boxes[:, 0]) * (scenes.boxes[:, 3] - scenes.boxes[:, 1])).double()
+        out["pointing_game"] = float(pointing(maps, scenes.boxes).double().mean())
+        out["pointing_chance"] = float((box_area / IMAGE_SIZE**2).mean())
+        out["mass_on_object"] = float(mass_on_object(maps, scenes.masks).double().mean())
+        out["mass_chance"] = float(scenes.masks.double().mean())
+    else:
+        k = int(logits.shape[1])
+        perm = torch.randperm(len(scenes.labels), generator=torch.Generator().manual_seed(0))
+        out["class_selectivity"] = class_selectivity(maps, scenes.labels, k)
+        out["selectivity_chance"] = class_selectivity(maps, scenes.labels[perm], k)
+    if untrained is not None:
+        _, rmaps = attention_map(untrained, scenes.images)
+        out["randomization_change"] = float((1 - spearman(maps, rmaps)).mean())
+    return out
+
+
+def evaluate(names: list[str] | None = None, scenes: SceneBatch | None = None) -> dict:
+    """``{"mechanisms": {name: metrics}}`` for the shipped weights of ``names`` (default: all)."""
+    from .store import load, untrained
+
+    result = {}
+    for name in names or list(NAMES):
+        model = load(name)
+        result[name] = evaluate_model(model, untrained(name) if name != "none" else None, scenes)
+    return {"mechanisms": result}

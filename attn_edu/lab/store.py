@@ -1,0 +1,100 @@
+"""Shipped weights: ``attn_edu/lab/weights/NAME.pt`` plus ``manifest.json``.
+
+Each ``NAME.pt`` is a plain ``state_dict`` saved with ``torch.save`` and loaded with
+``torch.load(weights_only=True)`` after its SHA-256 has been checked against the manifest
+(ValueError naming the file on a mismatch). The manifest records, per name: ``file``, ``sha256``,
+``bytes``, ``config`` (the :class:`attn_edu.lab.train.TrainConfig` that produced the file),
+``metrics`` (what :func:`attn_edu.lab.evaluate.evaluate_model` measured right after training),
+``train_seconds``, ``final_loss``, ``torch`` (version) and ``untrained_sha256``.
+
+The *untrained baseline* of a mechanism is not a file: it is the same network at the seeded
+initialisation its training started from (``build(name, config.seed)``); ``untrained_sha256``
+(a hash of its state_dict's tensors) makes sure a torch upgrade that changes initialisers is
+noticed (:func:`untrained` raises ValueError then).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from pathlib import Path
+
+import torch
+
+from .model import LabNet, build
+
+WEIGHTS_DIR = Path(__file__).with_name("weights")
+MANIFEST = WEIGHTS_DIR / "manifest.json"
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def state_sha256(state: dict) -> str:
+    """A hash of a state_dict's names, shapes and float64-rounded values (independent of pickling)."""
+    h = hashlib.sha256()
+    for k in sorted(state):
+        t = state[k].detach().cpu().contiguous()
+        h.update(k.encode())
+        h.update(str(tuple(t.shape)).encode())
+        h.update(t.numpy().tobytes())
+    return h.hexdigest()
+
+
+def manifest() -> dict:
+    """The manifest (``{}`` if nothing has been shipped yet)."""
+    return json.loads(MANIFEST.read_text()) if MANIFEST.exists() else {}
+
+
+def _entry(name: str) -> dict:
+    m = manifest()
+    if name not in m:
+        raise ValueError(f"no shipped weights for {name!r} in {MANIFEST}; shipped: {', '.join(m) or 'none'}")
+    return m[name]
+
+
+def load(name: str) -> LabNet:
+    """The trained model ``name`` from the shipped weights, checksum verified, in eval mode."""
+    entry = _entry(name)
+    path = WEIGHTS_DIR / entry["file"]
+    digest = sha256_file(path)
+    if digest != entry["sha256"]:
+        raise ValueError(f"{path}: SHA-256 {digest} does not match the manifest's {entry['sha256']}")
+    state = torch.load(io.BytesIO(path.read_bytes()), weights_only=True, map_location="cpu")
+    model = LabNet(name)
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def untrained(name: str) -> LabNet:
+    """The untrained baseline of ``name``: its seeded initialisation, checked against the manifest."""
+    entry = _entry(name)
+    model = build(name, entry["config"]["seed"]).eval()
+    digest = state_sha256(model.state_dict())
+    if entry.get("untrained_sha256") and digest != entry["untrained_sha256"]:
+        raise ValueError(f"untrained {name!r}: initialisation hash {digest} differs from the manifest's "
+                         f"{entry['untrained_sha256']} (did torch change its initialisers?)")
+    return model
+
+
+def save(name: str, model: LabNet, record: dict) -> Path:
+    """Write ``NAME.pt`` and update its manifest entry with ``record`` plus file, sha256, bytes."""
+    WEIGHTS_DIR.mkdir(exist_ok=True)
+    path = WEIGHTS_DIR / f"{name}.pt"
+    buf = io.BytesIO()
+    torch.save({k: v.detach().clone() for k, v in model.state_dict().items()}, buf)
+    path.write_bytes(buf.getvalue())
+    m = manifest()
+    m[name] = {"file": path.name, "sha256": sha256_file(path), "bytes": path.stat().st_size,
+               "torch": torch.__version__, **record}
+    MANIFEST.write_text(json.dumps(m, indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def record_metrics(name: str, metrics: dict) -> None:
+    """Replace the recorded metrics of ``name`` (after a change of the evaluation, not of the weights)."""
+    m = manifest()
+    m[name]["metrics"] = metrics
+    MANIFEST.write_text(json.dumps(m, indent=2, sort_keys=True) + "\n")

@@ -1,0 +1,142 @@
+"""The benchmark CLI's quick mode, as CI runs it: its JSON is complete and consistent.
+
+No timing thresholds: the machine is shared, so only the presence, finiteness and internal
+consistency of the numbers are checked (FLOPs counted == the docstrings' formulas, ratios computed
+from the run's own limits).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from attn_edu import bench
+from attn_edu.registry import MECHANISMS
+from attn_edu.measure import Timing
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory):
+    """One run of the CLI as CI calls it (a fresh process: it sets its own OpenMP wait policy)."""
+    out = tmp_path_factory.mktemp("bench") / "quick.json"
+    proc = subprocess.run([sys.executable, "-m", "attn_edu.bench", "--quick", "--json", "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=280)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "[bench" in proc.stderr and "done in" in proc.stderr, "progress lines on stderr"
+    assert proc.stdout == "", "with --out the JSON goes to the file only"
+    return json.loads(out.read_text())
+
+
+def positive(v) -> bool:
+    return isinstance(v, (int, float)) and math.isfinite(v) and v > 0
+
+
+def test_machine_limits_measured(result):
+    m = result["machine"]
+    for key in ("gemm_gflops", "conv3x3_gflops", "floor_ms", "floor_gbps"):
+        assert positive(m[key]), key
+    assert m["threads"] == bench.THREADS
+    assert m["torch"]
+    assert m["omp_wait_policy"] == "PASSIVE"
+    assert m["limits_start"]["gemm_flops"] == 2 * bench.GEMM_N**3
+
+
+def test_every_mechanism_present(result):
+    assert list(result["mechanisms"]) == list(MECHANISMS)
+    for name, rec in result["mechanisms"].items():
+        assert rec["call"] == MECHANISMS[name].compat_call
+        assert tuple(rec["input"]) == MECHANISMS[name].compat_input
+
+
+@pytest.mark.parametrize("name", list(MECHANISMS))
+def test_flops_and_params_equal_the_formulas(result, name):
+    rec = result["mechanisms"][name]
+    assert rec["flops"] == rec["flops_formula"] > 0
+    assert rec["flops_match"] is True
+    assert rec["params"] == rec["params_formula"]
+
+
+@pytest.mark.parametrize("name", list(MECHANISMS))
+def test_times_memory_and_ratios_computed(result, name):
+    rec, m = result["mechanisms"][name], result["machine"]
+    for key in ("fwd_ms", "fwdbwd_ms", "peak_mib", "gflops"):
+        assert positive(rec[key]), key
+    assert rec["fwd_iqr_ms"] >= 0
+    assert set(rec["ratio"]) == {"gemm", "conv3x3", "floor"}
+    assert all(positive(v) for v in rec["ratio"].values())
+    # the ratios are the run's own: recompute them from the record and the machine's limits
+    assert rec["gflops"] == pytest.approx(rec["flops"] / rec["fwd_ms"] / 1e6)
+    assert rec["ratio"]["gemm"] == pytest.approx(rec["gflops"] / m["gemm_gflops"])
+    assert rec["ratio"]["conv3x3"] == pytest.approx(rec["gflops"] / m["conv3x3_gflops"])
+    assert rec["ratio"]["floor"] == pytest.approx(rec["fwd_ms"] / m["floor_ms"])
+    assert rec["bound"] in rec["ratio"]
+    if name in bench.TARGETS:
+        assert rec["target"]["limit"] == bench.TARGETS[name][0]
+        assert isinstance(rec["target"]["met"], bool)
+
+
+def test_fast_and_readable_paths_both_timed(result):
+    with_impl = [n for n, r in result["mechanisms"].items() if r["impl"] is not None]
+    assert set(with_impl) == {"self_attention", "emsa", "danet"}
+    paths = result["peers"]["paths"]
+    assert set(with_impl) | {"emsa (apply_transform=False)"} == set(paths)
+    for rec in paths.values():
+        assert positive(rec["fast_ms"]) and positive(rec["reference_ms"])
+        assert rec["speedup"] == pytest.approx(rec["reference_ms"] / rec["fast_ms"])
+
+
+def test_multihead_attention_peer(result):
+    mha = result["peers"]["mha"]
+    assert mha["input"] == [50, 49, 512] and mha["heads"] == 8
+    assert positive(mha["mha_ms"]) and positive(mha["ours_ms"])
+    assert mha["ratio"] == pytest.approx(mha["ours_ms"] / mha["mha_ms"])
+
+
+def test_sweeps_cover_all_ten_with_slopes(result):
+    for key in ("tokens", "channels"):
+        sw = result["sweeps"][key]
+        mechs = {c["mechanism"] for c in sw["candidates"].values()}
+        assert mechs == set(MECHANISMS), key
+        for label, c in sw["candidates"].items():
+            assert len(c["ms"]) == len(sw["values"]) and all(positive(v) for v in c["ms"]), label
+            assert math.isfinite(c["slope_ms"]), label
+    tokens = result["sweeps"]["tokens"]
+    assert tokens["values"] == [s * s for s in bench.QUICK.sizes]
+    assert "self_attention (reference)" in tokens["candidates"]
+
+
+def test_targets_listed(result):
+    whats = " ".join(t["what"] for t in result["targets"])
+    for name in bench.TARGETS:
+        assert name in whats
+    assert "nn.MultiheadAttention" in whats
+    assert all(isinstance(t["met"], bool) for t in result["targets"])
+
+
+def test_time_interleaved_runs_every_candidate_alike():
+    calls = []
+    t = bench.time_interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, warmup=1, repeats=4)
+    assert calls.count("a") == calls.count("b") == 5
+    assert all(isinstance(v, Timing) and v.repeats == 4 for v in t.values())
+
+
+def test_best_limits_are_conservative():
+    a = {"gemm_gflops": 100.0, "conv3x3_gflops": 300.0, "floor_ms": 0.1}
+    b = {"gemm_gflops": 150.0, "conv3x3_gflops": 200.0, "floor_ms": 0.2}
+    best = bench.best_limits(a, None, b)
+    assert (best["gemm_gflops"], best["conv3x3_gflops"], best["floor_ms"]) == (150.0, 300.0, 0.1)
+
+
+def test_help_names_the_modes(capsys):
+    with pytest.raises(SystemExit):
+        bench.main(["--help"])
+    out = capsys.readouterr().out
+    assert "--quick" in out and "--json" in out and "--out" in out

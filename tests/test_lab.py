@@ -1,0 +1,135 @@
+"""The real-image lab: scenes, offline photos, shipped weights and their recorded metrics, training."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+
+import numpy as np
+import pytest
+import torch
+
+from attn_edu import images, lab
+from attn_edu.lab.evaluate import TOLERANCE, evaluate_model, spearman
+from attn_edu.lab import scenes as sc
+from attn_edu.lab import store
+
+
+def test_same_seed_same_scenes():
+    a = lab.make_scenes(6, seed=3, split="train")
+    b = lab.make_scenes(6, seed=3, split="train")
+    assert torch.equal(a.images, b.images) and torch.equal(a.labels, b.labels)
+    assert torch.equal(a.boxes, b.boxes) and torch.equal(a.masks, b.masks)
+    c = lab.make_scenes(6, seed=4, split="train")
+    assert not torch.equal(a.images, c.images)
+    # any scene can be made alone: scenes 2..5 of the stream are the same in a batch starting at 2
+    d = lab.make_scenes(4, seed=3, split="train", start=2)
+    assert torch.equal(a.images[2:], d.images)
+
+
+def test_scene_contract():
+    s = lab.make_scenes(50, seed=0, split="test")
+    assert s.images.shape == (50, 3, 64, 64) and s.images.dtype == torch.float32
+    assert 0 <= float(s.images.min()) and float(s.images.max()) <= 1
+    for box, mask in zip(s.boxes, s.masks):
+        t, l, b, r = box.tolist()
+        inside = torch.zeros_like(mask)
+        inside[t:b, l:r] = True
+        assert mask.any() and not (mask & ~inside).any()  # the mask lies in its box ...
+        rows, cols = mask.any(dim=1).nonzero()[:, 0], mask.any(dim=0).nonzero()[:, 0]
+        # ... and fills it up to the soft edge: at most one pixel of slack on each side
+        assert rows[0] - t <= 1 and b - 1 - rows[-1] <= 1 and cols[0] - l <= 1 and r - 1 - cols[-1] <= 1
+    assert set(s.labels.tolist()) == set(range(len(lab.CLASSES)))
+
+
+def test_scale_and_position_are_controllable():
+    s = lab.make_scene(0, scale=0.4, center=(0.25, 0.75), label=2)
+    assert s.label == 2 and s.box == (3, 35, 29, 61)
+    assert lab.make_scene(0, scale=0.2).box[2] - lab.make_scene(0, scale=0.2).box[0] == 13
+
+
+def test_train_and_test_backgrounds_are_disjoint(monkeypatch):
+    # every background pixel carries its source column: train clutter must come from columns < 80
+    cols = np.broadcast_to(np.arange(sc.SOURCE_SIZE, dtype=np.float32)[None, :, None], (sc.SOURCE_SIZE, sc.SOURCE_SIZE, 3))
+    monkeypatch.setattr(sc, "_background", lambda name: cols / (sc.SOURCE_SIZE - 1))
+    half = (sc.SOURCE_SIZE // 2) / (sc.SOURCE_SIZE - 1)
+    for split in ("train", "test"):
+        s = lab.make_scenes(40, seed=0, split=split)
+        outside = torch.ones_like(s.masks)
+        for i, (t, l, b, r) in enumerate(s.boxes.tolist()):
+            outside[i, t:b, l:r] = False
+        values = s.images[:, 0][outside]
+        assert (values < half).all() if split == "train" else (values >= half - 1e-6).all()
+
+
+def test_photos_load_offline(monkeypatch):
+    def no_network(*args, **kwargs):
+        raise OSError("network access attempted")
+
+    monkeypatch.setattr(socket, "socket", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    sc._background.cache_clear()
+    sc._template.cache_clear()
+    for name in images.PHOTOS:
+        img = images.load_photo(name, size=32)
+        assert img.shape == (32, 32, 3) and img.dtype == np.float32 and 0 <= img.min() and img.max() <= 1
+        assert name in images.credits()
+    assert lab.make_scene(7).image.shape == (64, 64, 3)
+    used = {p for p, _ in sc.OBJECTS.values()} | set(sc.BACKGROUNDS)
+    assert used <= set(images.PHOTOS)
+
+
+@pytest.mark.parametrize("name", lab.NAMES)
+def test_shipped_weights_reproduce_recorded_metrics(name):
+    entry = store.manifest().get(name)
+    assert entry is not None, f"no shipped weights for {name}"
+    path = store.WEIGHTS_DIR / entry["file"]
+    assert path.stat().st_size <= 1_000_000
+    assert store.sha256_file(path) == entry["sha256"]
+    model = store.load(name)
+    assert lab.TrainConfig(**entry["config"]).mechanism == name
+    got = evaluate_model(model, None if name == "none" else store.untrained(name))
+    rec = entry["metrics"]
+    assert set(got) == set(rec)
+    for key, value in rec.items():
+        if key == "accuracy":  # a count over the fixed test set
+            assert got[key] == pytest.approx(value, abs=1e-9), key
+        else:
+            assert got[key] == pytest.approx(value, abs=TOLERANCE), key
+
+
+def test_checksum_mismatch_names_the_file(tmp_path, monkeypatch):
+    shutil.copytree(store.WEIGHTS_DIR, tmp_path / "weights")
+    monkeypatch.setattr(store, "WEIGHTS_DIR", tmp_path / "weights")
+    monkeypatch.setattr(store, "MANIFEST", tmp_path / "weights" / "manifest.json")
+    m = json.loads(store.MANIFEST.read_text())
+    bad = tmp_path / "weights" / m["cbam"]["file"]
+    bad.write_bytes(bad.read_bytes() + b"\0")
+    with pytest.raises(ValueError, match="cbam.pt"):
+        store.load("cbam")
+
+
+def test_trained_maps_differ_from_untrained():
+    s = lab.test_scenes(64)
+    for name in ("cbam", "self_attention"):
+        _, trained = lab.attention_map(lab.load(name), s.images)
+        _, random = lab.attention_map(lab.untrained(name), s.images)
+        assert float((1 - spearman(trained, random)).mean()) > 0.3
+
+
+def test_short_training_lowers_the_loss():
+    cfg = lab.TrainConfig("cbam", seed=0, epochs=1, scenes_per_epoch=30 * 32, batch_size=32, lr=3e-3, threads=1)
+    torch.manual_seed(123)
+    _, log = lab.train(cfg, progress=False)
+    losses = log["losses"]
+    assert len(losses) == 30
+    assert np.mean(losses[-5:]) < np.mean(losses[:5]) - 0.1
+
+
+def test_cli_evaluate_json(capsys):
+    from attn_edu.lab.__main__ import main
+
+    assert main(["evaluate", "--json", "--mechanism", "se"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out["mechanisms"]) == {"se"} and "class_selectivity" in out["mechanisms"]["se"]
