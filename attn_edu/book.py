@@ -38,6 +38,8 @@ def show_code_for_equations(obj: object, equations: list[str] | None = None) -> 
     """
     found = equation_lines(obj)
     wanted = list(found) if equations is None else equations
+    if not wanted:
+        raise ValueError(f"show_code_for_equations: {getattr(obj, '__name__', obj)} has no '# Eq. (n)' comments")
     missing = [e for e in wanted if e not in found]
     if missing:
         raise ValueError(f"show_code_for_equations: {getattr(obj, '__name__', obj)} marks no {missing}; found {list(found)}")

@@ -128,15 +128,22 @@ def test_page_renders_offline_without_errors(server, browser, page):
 
 def _check_figure_is_interactive(tab, fig, where: str) -> None:
     fig.scroll_into_view_if_needed()
-    # hover: plotly draws a hover label in the hover layer
-    box = fig.locator(".nsewdrag").first.bounding_box()
+    # hover: plotly draws a hover label in the hover layer. Aim at a drawn marker where there is
+    # one (a scatter plot may have nothing under the centre), else at the centre (heatmaps, images).
+    points = fig.locator(".scatterlayer .point")
+    box = points.first.bounding_box() if points.count() else None
+    if box is None:
+        box = fig.locator(".nsewdrag").first.bounding_box()
     assert box, f"{where}: no plot area"
     tab.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
     tab.wait_for_timeout(300)
     hover = fig.locator(".hoverlayer .hovertext")
     assert hover.count() > 0, f"{where}: no hover label on the plot area"
     tab.mouse.move(0, 0)
-    state = "el => JSON.stringify([el.data.map(t => [t.visible, t.z && t.z[0] && t.z[0][0]]), (el.layout.sliders || []).map(s => s.active)])"
+    # what a control can change: traces' visibility and data, the layout's titles, slider positions
+    state = ("el => JSON.stringify([el.data.map(t => [t.visible, t.z && t.z[0] && t.z[0][0], t.y && t.y[0]]),"
+             " [el.layout.title, el.layout.yaxis && el.layout.yaxis.title, el.layout.yaxis && el.layout.yaxis.type],"
+             " (el.layout.sliders || []).map(s => s.active)])")
     before = fig.evaluate(state)
     sliders = fig.locator(".slider-rail-rect")
     menus = fig.locator(".updatemenu-header")
@@ -145,15 +152,17 @@ def _check_figure_is_interactive(tab, fig, where: str) -> None:
         tab.mouse.click(rail["x"] + rail["width"] * 0.8, rail["y"] + rail["height"] / 2)
     elif menus.count():
         menus.first.click()
-        tab.locator(".updatemenu-dropdown-button").nth(1).click()
+        fig.locator(".updatemenu-dropdown-button").nth(1).click()
     else:
         return  # a figure without controls answers hover only
     tab.wait_for_timeout(400)
     after = fig.evaluate(state)
     assert after != before, f"{where}: the control changed nothing ({before})"
     if menus.count():
+        # with a slider, the menu has not been tried yet: pick its second entry; without one, the
+        # second entry was picked above: go back to the first
         menus.first.click()
         tab.wait_for_timeout(200)
-        tab.locator(".updatemenu-dropdown-button").nth(1).click()
+        fig.locator(".updatemenu-dropdown-button").nth(1 if sliders.count() else 0).click()
         tab.wait_for_timeout(300)
         assert fig.evaluate(state) != after, f"{where}: the menu changed nothing"
