@@ -14,6 +14,8 @@ from attn_edu import images, lab
 from attn_edu.lab.evaluate import TOLERANCE, evaluate_model, spearman
 from attn_edu.lab import scenes as sc
 from attn_edu.lab import store
+from attn_edu.lab.model import build
+from attn_edu.registry import MECHANISMS
 
 
 def test_same_seed_same_scenes():
@@ -133,3 +135,14 @@ def test_cli_evaluate_json(capsys):
     assert main(["evaluate", "--json", "--mechanism", "se"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert set(out["mechanisms"]) == {"se"} and "class_selectivity" in out["mechanisms"]["se"]
+
+
+@pytest.mark.parametrize("name", [n for n in MECHANISMS])
+def test_untrained_baseline_is_shipped_and_is_the_seeded_initialisation(name):
+    entry = store.manifest()[name]
+    path = store.WEIGHTS_DIR / entry["untrained_file"]
+    assert path.stat().st_size <= 1024 * 1024
+    assert store.sha256_file(path) == entry["untrained_file_sha256"]
+    shipped = store.untrained(name).state_dict()
+    rebuilt = build(name, entry["config"]["seed"]).state_dict()
+    assert store.state_sha256(shipped) == store.state_sha256(rebuilt) == entry["untrained_sha256"]

@@ -20,7 +20,7 @@ def _train(name: str, args: argparse.Namespace) -> None:
     import torch
 
     from .evaluate import evaluate_model
-    from .store import save, state_sha256
+    from .store import save, save_untrained, state_sha256
     from .model import build
     from .train import TrainConfig, train
 
@@ -41,6 +41,8 @@ def _train(name: str, args: argparse.Namespace) -> None:
                                   "untrained_sha256": state_sha256(init.state_dict()),
                                   "threads": torch.get_num_threads()})
         print(f"saved {path}", file=sys.stderr)
+        if name != "none":
+            print(f"saved {save_untrained(name)}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:

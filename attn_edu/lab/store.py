@@ -7,10 +7,12 @@ Each ``NAME.pt`` is a plain ``state_dict`` saved with ``torch.save`` and loaded 
 ``metrics`` (what :func:`attn_edu.lab.evaluate.evaluate_model` measured right after training),
 ``train_seconds``, ``final_loss``, ``torch`` (version) and ``untrained_sha256``.
 
-The *untrained baseline* of a mechanism is not a file: it is the same network at the seeded
-initialisation its training started from (``build(name, config.seed)``); ``untrained_sha256``
-(a hash of its state_dict's tensors) makes sure a torch upgrade that changes initialisers is
-noticed (:func:`untrained` raises ValueError then).
+The *untrained baseline* of a mechanism is the same network at the seeded initialisation its
+training started from (``build(name, config.seed)``), shipped as ``NAME.untrained.pt``
+(``untrained_file``, ``untrained_file_sha256`` in the manifest) and loaded like the trained file.
+``untrained_sha256`` (a hash of the state_dict's tensors) also lets :func:`untrained` check that
+the file is exactly that initialisation, and that a rebuild from the seed still gives it (a torch
+upgrade that changes initialisers is noticed).
 """
 
 from __future__ import annotations
@@ -58,10 +60,13 @@ def _entry(name: str) -> dict:
 def load(name: str) -> LabNet:
     """The trained model ``name`` from the shipped weights, checksum verified, in eval mode."""
     entry = _entry(name)
-    path = WEIGHTS_DIR / entry["file"]
+    return _load_checked(WEIGHTS_DIR / entry["file"], entry["sha256"], name)
+
+
+def _load_checked(path: Path, sha256: str, name: str) -> LabNet:
     digest = sha256_file(path)
-    if digest != entry["sha256"]:
-        raise ValueError(f"{path}: SHA-256 {digest} does not match the manifest's {entry['sha256']}")
+    if digest != sha256:
+        raise ValueError(f"{path}: SHA-256 {digest} does not match the manifest's {sha256}")
     state = torch.load(io.BytesIO(path.read_bytes()), weights_only=True, map_location="cpu")
     model = LabNet(name)
     model.load_state_dict(state)
@@ -69,14 +74,35 @@ def load(name: str) -> LabNet:
 
 
 def untrained(name: str) -> LabNet:
-    """The untrained baseline of ``name``: its seeded initialisation, checked against the manifest."""
+    """The untrained baseline of ``name`` (its seeded initialisation), checksum verified, in eval mode."""
     entry = _entry(name)
-    model = build(name, entry["config"]["seed"]).eval()
+    if "untrained_file" in entry:
+        model = _load_checked(WEIGHTS_DIR / entry["untrained_file"], entry["untrained_file_sha256"], name)
+    else:
+        model = build(name, entry["config"]["seed"]).eval()
+    digest = state_sha256(model.state_dict())
+    if entry.get("untrained_sha256") and digest != entry["untrained_sha256"]:
+        raise ValueError(f"untrained {name!r}: initialisation hash {digest} differs from the manifest's "
+                         f"{entry['untrained_sha256']}")
+    return model
+
+
+def save_untrained(name: str) -> Path:
+    """Write ``NAME.untrained.pt``, the seeded initialisation of ``name``, and record it in the manifest."""
+    m = manifest()
+    entry = m[name]
+    model = build(name, entry["config"]["seed"])
     digest = state_sha256(model.state_dict())
     if entry.get("untrained_sha256") and digest != entry["untrained_sha256"]:
         raise ValueError(f"untrained {name!r}: initialisation hash {digest} differs from the manifest's "
                          f"{entry['untrained_sha256']} (did torch change its initialisers?)")
-    return model
+    path = WEIGHTS_DIR / f"{name}.untrained.pt"
+    buf = io.BytesIO()
+    torch.save({k: v.detach().clone() for k, v in model.state_dict().items()}, buf)
+    path.write_bytes(buf.getvalue())
+    entry.update(untrained_file=path.name, untrained_file_sha256=sha256_file(path), untrained_sha256=digest)
+    MANIFEST.write_text(json.dumps(m, indent=2, sort_keys=True) + "\n")
+    return path
 
 
 def save(name: str, model: LabNet, record: dict) -> Path:
