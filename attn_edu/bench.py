@@ -17,6 +17,10 @@ Every run measures, in the same process and with 2 threads:
 * sweeps over the size of the map / number of tokens and over channels (:func:`sweep`), with
   fitted log-log slopes.
 
+The OpenMP thread policy is left as the caller sets it and recorded (``machine.omp_wait_policy``):
+the default (spinning threads) is fastest on a quiet machine; on a busy one, run with
+``OMP_WAIT_POLICY=PASSIVE`` (set before torch is imported), which lets idle threads sleep.
+
 Timings interleave the candidates round-robin (a noisy neighbour slows all of them alike) and
 report the median and the interquartile range. The machine is shared: compare ratios measured in
 the same run, not milliseconds across runs.
@@ -658,21 +662,5 @@ def main(argv: list[str] | None = None) -> dict:
     return result
 
 
-def _reexec_with_passive_wait() -> None:
-    """Re-run this command once with ``OMP_WAIT_POLICY=PASSIVE`` unless the caller chose a policy.
-
-    On a shared machine, OpenMP worker threads that spin between parallel regions lose the CPU
-    to the neighbours and every region then waits for a descheduled thread: on this 2-core VM,
-    with another process training, ``x * gate`` took 8 ms instead of 0.15 ms and SE 32 ms instead
-    of 0.5 ms. Sleeping threads are woken promptly instead. The policy is read when torch loads
-    its OpenMP runtime, hence the re-execution (the CLI only; set it yourself before importing
-    torch elsewhere).
-    """
-    if "OMP_WAIT_POLICY" not in os.environ:
-        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
-        os.execv(sys.executable, [sys.executable, "-m", "attn_edu.bench", *sys.argv[1:]])
-
-
 if __name__ == "__main__":
-    _reexec_with_passive_wait()
     main()

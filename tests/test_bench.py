@@ -45,7 +45,7 @@ def test_machine_limits_measured(result):
         assert positive(m[key]), key
     assert m["threads"] == bench.THREADS
     assert m["torch"]
-    assert m["omp_wait_policy"] == "PASSIVE"
+    assert "omp_wait_policy" in m  # recorded: it changes small operators' times (see bench's docstring)
     assert m["limits_start"]["gemm_flops"] == 2 * bench.GEMM_N**3
 
 
