@@ -123,9 +123,8 @@ class DAModule(AttentionModule):
         self.kernel_size = _checks.check_odd(name, "kernel_size", kernel_size)
         self.H = None if H is None else _checks.check_int(name, "H", H)
         self.W = None if W is None else _checks.check_int(name, "W", W)
-        self.reduction = _checks.check_int(name, "reduction", reduction)
-        if reduction > d_model:
-            raise ValueError(f"{name}: reduction={reduction} must be <= d_model={d_model} (query/key width C//r >= 1)")
+        _checks.check_reduction(name, self.d_model, reduction, channel_name="d_model")  # query/key width C//r
+        self.reduction = reduction
         self.cam = _checks.check_choice(name, "cam", cam, CAMS)
         self.impl = _checks.check_choice(name, "impl", impl, IMPLS)
         c, c_qk = d_model, d_model // reduction
