@@ -8,6 +8,11 @@ Loaded by ``_config.yml`` (``sphinx.extra_extensions``) and, for the plotly rend
   :class:`PlotlyMimeRenderer` turns it into a ``<div>`` + ``Plotly.newPlot`` call, and
   ``plotly.min.js`` from the installed plotly package is copied once into ``_static`` and added
   only to pages that have a figure. No CDN, no 4.8 MB inlined per page.
+* Click to select: a figure whose ``layout.meta`` has ``{"attn_edu": {"click_selects_slider": i,
+  "slider_points": [[x, y], ...]}}`` (one point per step of slider ``i``, in data coordinates)
+  moves that slider to the step nearest a clicked point: a small script, :data:`CLICK_JS`, copied
+  to ``_static`` and added only to pages with such a figure (see :func:`attn_edu.viz.plotly_explorer`,
+  ``click_selects_query=True``). Figures without the marker are untouched.
 * sphinx-thebe 0.3.1 with Sphinx 7.4 emits its ``const THEBE_JS_URL`` script twice, a
   SyntaxError on every page; duplicates are removed from each page's script list.
 """
@@ -21,6 +26,75 @@ from pathlib import Path
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 PLOTLY_JS = "plotly.min.js"
+CLICK_JS_FILE = "attn_edu_plotly_click.js"
+CLICK_META = "attn_edu"
+CLICK_JS = r"""// attn_edu: a click on a marked plotly figure moves its slider to the nearest step.
+// Marker: layout.meta.attn_edu = {click_selects_slider: i, slider_points: [[x, y], ...]}.
+(function () {
+  "use strict";
+  function spec(gd) {
+    var meta = gd.layout && gd.layout.meta;
+    var m = meta && meta.attn_edu;
+    if (!m || typeof m.click_selects_slider !== "number" || !Array.isArray(m.slider_points)) { return null; }
+    return m;
+  }
+  function select(gd, m, x, y) {
+    var i = m.click_selects_slider;
+    var slider = (gd.layout.sliders || [])[i];
+    if (!slider || !slider.steps) { return; }
+    var best = -1, bestD = Infinity;
+    for (var k = 0; k < m.slider_points.length && k < slider.steps.length; k++) {
+      var dx = m.slider_points[k][0] - x, dy = m.slider_points[k][1] - y, d = dx * dx + dy * dy;
+      if (d < bestD) { bestD = d; best = k; }
+    }
+    if (best < 0) { return; }
+    var step = slider.steps[best], args = step.args || [], active = {};
+    active["sliders[" + i + "].active"] = best;
+    if (step.method === "update") {
+      var lay = {}, src = args[1] || {};
+      for (var key in src) { if (Object.prototype.hasOwnProperty.call(src, key)) { lay[key] = src[key]; } }
+      lay["sliders[" + i + "].active"] = best;
+      Plotly.update(gd, args[0] || {}, lay, args[2]);
+    } else if (step.method === "restyle") {
+      Plotly.restyle(gd, args[0] || {}, args[1]).then(function () { Plotly.relayout(gd, active); });
+    } else if (step.method === "relayout") {
+      var rl = {}, s2 = args[0] || {};
+      for (var k2 in s2) { if (Object.prototype.hasOwnProperty.call(s2, k2)) { rl[k2] = s2[k2]; } }
+      rl["sliders[" + i + "].active"] = best;
+      Plotly.relayout(gd, rl);
+    } else {
+      Plotly.relayout(gd, active);
+    }
+  }
+  function attach(gd, tries) {
+    if (gd._attnEduClick) { return; }
+    if (!gd.on || !gd.layout || !gd._fullLayout) {
+      if (tries < 100) { setTimeout(function () { attach(gd, tries + 1); }, 100); }
+      return;
+    }
+    var m = spec(gd);
+    if (!m) { return; }
+    gd._attnEduClick = true;
+    gd.on("plotly_click", function (ev) {
+      var p = ev && ev.points && ev.points[0];
+      if (p && typeof p.x === "number" && typeof p.y === "number") { select(gd, m, p.x, p.y); }
+    });
+  }
+  function init() {
+    if (typeof Plotly === "undefined") { return; }
+    var divs = document.querySelectorAll(".plotly-graph-div");
+    for (var i = 0; i < divs.length; i++) { attach(divs[i], 0); }
+  }
+  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", init); } else { init(); }
+})();
+"""
+
+
+def has_click_marker(fig: dict) -> bool:
+    """True when a plotly figure (as JSON) asks for click-to-select (see :data:`CLICK_JS`)."""
+    layout = fig.get("layout") if isinstance(fig, dict) else None
+    meta = layout.get("meta") if isinstance(layout, dict) else None
+    return isinstance(meta, dict) and isinstance(meta.get(CLICK_META), dict) and "click_selects_slider" in meta[CLICK_META]
 
 
 def _plotly_js_path() -> Path:
@@ -54,6 +128,8 @@ class PlotlyMimeRenderer:
         )
         env = renderer.renderer.document.settings.env
         env.metadata.setdefault(env.docname, {})["has_plotly"] = True
+        if has_click_marker(fig):
+            env.metadata[env.docname]["has_plotly_click"] = True
         return [nodes.raw(text=html, format="html", classes=["output", "plotly"])]
 
 
@@ -61,6 +137,8 @@ def _add_page_scripts(app, pagename, templatename, context, doctree):
     meta = app.env.metadata.get(pagename, {})
     if meta.get("has_plotly"):
         app.add_js_file(PLOTLY_JS, priority=400)  # before the figures' inline scripts run
+    if meta.get("has_plotly_click"):
+        app.add_js_file(CLICK_JS_FILE, priority=401)  # waits for DOMContentLoaded, then for each figure
     scripts = context.get("script_files")
     if scripts:
         seen, unique = set(), []
@@ -77,6 +155,7 @@ def _copy_plotly_js(app, exception):
         static = Path(app.outdir) / "_static"
         static.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(_plotly_js_path(), static / PLOTLY_JS)
+        (static / CLICK_JS_FILE).write_text(CLICK_JS, encoding="utf-8")
 
 
 def setup(app):

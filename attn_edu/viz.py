@@ -136,6 +136,7 @@ def plotly_explorer(
     label: str = "weight",
     query_label: str = "query",
     height: int = 520,
+    click_selects_query: bool = False,
 ):
     """Explore query-dependent maps in a static page: a slider picks the query, a menu the view.
 
@@ -145,6 +146,11 @@ def plotly_explorer(
         queries: the Q query positions ``(row, col)`` in image pixels, marked on the photo.
         view_labels: V names for the menu.
         query_names: Q names shown above the slider (default: the query's pixel row and column).
+        click_selects_query: also let a click on the photo pick the nearest query. Off by default.
+            It marks the figure in ``layout.meta["attn_edu"]`` (the slider and each step's query
+            point ``[x, y] = [col, row]``); in the book's site, the script that
+            :mod:`attn_edu.sphinxext` adds to the page moves the slider on ``plotly_click``. Jupyter
+            ignores the marker (use the ipywidgets version there).
 
     Each view is one heatmap trace (the menu toggles visibility); each slider step updates all
     views' ``z`` and moves the query marker, so both controls compose without a kernel.
@@ -154,6 +160,8 @@ def plotly_explorer(
     img = _check_image(image, "plotly_explorer")
     m = _as_numpy(maps, "plotly_explorer", 4)
     V, Q = m.shape[:2]
+    if not isinstance(click_selects_query, bool):
+        raise TypeError(f"plotly_explorer: click_selects_query must be a bool, got {type(click_selects_query).__name__}")
     if len(queries) != Q or len(view_labels) != V:
         raise ValueError(f"plotly_explorer: maps has {V} views x {Q} queries, got {len(view_labels)} labels and {len(queries)} queries")
     H, W = img.shape[:2]
@@ -185,5 +193,186 @@ def plotly_explorer(
                         for v, lab in enumerate(view_labels)],
         }],
         margin={"l": 10, "r": 10, "t": 80, "b": 10},
+    )
+    if click_selects_query:
+        fig.update_layout(meta={"attn_edu": {"click_selects_slider": 0,
+                                             "slider_points": [[float(c), float(r)] for r, c in queries]}})
+    return fig
+
+
+def plotly_scene_explorer(
+    images: object,
+    maps: object,
+    view_labels: Sequence[str],
+    *,
+    scene_names: Sequence[str] | None = None,
+    boxes: object | None = None,
+    title: str = "",
+    label: str = "weight",
+    scene_label: str = "scene",
+    zrange: tuple[float, float] | None = None,
+    height: int = 520,
+):
+    """Explore maps over several photos in a static page: a slider picks the photo, a menu the view.
+
+    The twin of :func:`plotly_explorer` for maps that depend on the image rather than on a query
+    (e.g. a spatial gate on each test scene of the lab, for several trained variants).
+
+    Args:
+        images: ``(Q, H, W, 3)``: Q photos, RGB in [0, 1], all the same size.
+        maps: ``(V, Q, h, w)``: for each of V views (e.g. model variants) and Q photos, a map.
+        view_labels: V names for the menu.
+        scene_names: Q names shown above the slider (default ``"1" .. "Q"``).
+        boxes: optional ``(Q, 4)`` boxes ``(top, left, bottom, right)`` in pixels (bottom/right
+            exclusive), drawn as a cyan rectangle on each photo (e.g. the object's box).
+        zrange: optional fixed colour range ``(zmin, zmax)`` shared by every view and photo.
+
+    Each view is one heatmap trace (the menu toggles visibility); each slider step replaces the
+    photo (a PNG ``source``), every view's ``z`` and the box, so both controls compose without a kernel.
+    """
+    import plotly.graph_objects as go
+
+    where = "plotly_scene_explorer"
+    imgs = _as_numpy(images, where, 4)
+    if imgs.shape[-1] != 3:
+        raise ValueError(f"{where}: images must be (Q, H, W, 3) RGB, got shape {imgs.shape}")
+    m = _as_numpy(maps, where, 4)
+    V, Q = m.shape[:2]
+    if imgs.shape[0] != Q or len(view_labels) != V:
+        raise ValueError(f"{where}: maps has {V} views x {Q} photos, got {imgs.shape[0]} photos and "
+                         f"{len(view_labels)} view labels")
+    names = [str(q + 1) for q in range(Q)] if scene_names is None else list(scene_names)
+    if len(names) != Q:
+        raise ValueError(f"{where}: expected {Q} scene names, got {len(names)}")
+    bx = None if boxes is None else _as_numpy(boxes, where, 2)
+    if bx is not None and bx.shape != (Q, 4):
+        raise ValueError(f"{where}: boxes must have shape ({Q}, 4), got {bx.shape}")
+    if zrange is not None and not (len(zrange) == 2 and zrange[0] < zrange[1]):
+        raise ValueError(f"{where}: zrange must be (zmin, zmax) with zmin < zmax, got {zrange}")
+    sources = [image_source(_check_image(imgs[q], where)) for q in range(Q)]
+    H, W = imgs.shape[1:3]
+    zkw = {} if zrange is None else {"zmin": zrange[0], "zmax": zrange[1]}
+    traces = [go.Image(source=sources[0], hoverinfo="skip")]
+    for v in range(V):
+        traces.append(_heatmap(m[v, 0], H, W, visible=v == 0, name=view_labels[v],
+                               colorbar={"title": {"text": label}}, **zkw))
+    fig = go.Figure(traces)
+    _square_layout(fig, title, H, W, height)
+
+    def box(q: int) -> list[dict]:
+        if bx is None:
+            return []
+        t, l, b, r = bx[q]
+        return [{"type": "rect", "x0": l - 0.5, "x1": r - 0.5, "y0": t - 0.5, "y1": b - 0.5,
+                 "line": {"color": "cyan", "width": 2}}]
+
+    fig.update_layout(shapes=box(0))
+    steps = [
+        {"method": "update", "label": names[q],
+         "args": [{"source": [sources[q]] + [None] * V, "z": [None] + [np.round(m[v, q], 4) for v in range(V)]},
+                  {"shapes": box(q)}, list(range(V + 1))]}
+        for q in range(Q)
+    ]
+    fig.update_layout(
+        sliders=[{"active": 0, "steps": steps, "pad": {"t": 10}, "ticklen": 3, "font": {"color": "rgba(0,0,0,0)"},
+                  "currentvalue": {"prefix": f"{scene_label}: ", "font": {"color": "#222", "size": 13}}}],
+        updatemenus=[{
+            "type": "dropdown", "x": 0, "y": 1.0, "xanchor": "left", "yanchor": "bottom", "showactive": True,
+            "buttons": [{"label": lab, "method": "restyle", "args": [{"visible": [True] + [i == v for i in range(V)]}]}
+                        for v, lab in enumerate(view_labels)],
+        }],
+        margin={"l": 10, "r": 10, "t": 80, "b": 10},
+    )
+    return fig
+
+
+def plotly_channel_weights(
+    images: object,
+    weights: object,
+    names: Sequence[str],
+    *,
+    maps: object | None = None,
+    marked: Sequence[int] | None = None,
+    title: str = "",
+    label: str = "channel weight",
+    map_label: str = "feature",
+    y_range: tuple[float, float] | None = (0.0, 1.0),
+    height: int = 420,
+):
+    """Channel weights (bars) next to the photo they were computed on; a menu picks the photo.
+
+    For the channel mechanisms (SE, ECA, SK, PSA), whose weights range over channels, not pixels.
+
+    Args:
+        images: ``(Q, H, W, 3)``: Q photos, RGB in [0, 1], all the same size.
+        weights: ``(Q, C)``: the C channel weights each photo gets.
+        names: Q names for the menu (e.g. the scene's class and the prediction).
+        maps: optional ``(Q, h, w)`` maps drawn over each photo (e.g. the feature map of the
+            top-weighted channel), with a colour bar titled ``map_label``.
+        marked: optional Q channel indices, one per photo, drawn in another colour (e.g. the
+            channel whose map is shown).
+        y_range: fixed range of the weight axis (default ``(0, 1)``, a sigmoid gate); ``None``: automatic.
+        height: figure height in pixels; raised to ``36 Q + 130`` if smaller, so that the opened
+            menu fits in the figure (plotly would otherwise scroll the list and hide its first entries).
+
+    Each photo is an image trace, an optional heatmap trace and a bar trace; the menu toggles
+    which photo's traces are visible, so the figure works without a kernel (static site).
+    """
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    where = "plotly_channel_weights"
+    imgs = _as_numpy(images, where, 4)
+    if imgs.shape[-1] != 3:
+        raise ValueError(f"{where}: images must be (Q, H, W, 3) RGB, got shape {imgs.shape}")
+    w = _as_numpy(weights, where, 2)
+    Q, C = w.shape
+    if imgs.shape[0] != Q:
+        raise ValueError(f"{where}: weights has {Q} rows (photos) but images has {imgs.shape[0]} photos")
+    names = list(names)
+    if len(names) != Q:
+        raise ValueError(f"{where}: expected {Q} names, got {len(names)}")
+    m = None if maps is None else _as_numpy(maps, where, 3)
+    if m is not None and m.shape[0] != Q:
+        raise ValueError(f"{where}: maps must have one (h, w) map per photo, {Q}, got shape {m.shape}")
+    if marked is not None:
+        marked = list(marked)
+        if len(marked) != Q or not all(isinstance(c, (int, np.integer)) and 0 <= c < C for c in marked):
+            raise ValueError(f"{where}: marked must be {Q} channel indices in [0, {C}), got {marked}")
+    if y_range is not None and not (len(y_range) == 2 and y_range[0] < y_range[1]):
+        raise ValueError(f"{where}: y_range must be (low, high) with low < high or None, got {y_range}")
+    H, W = imgs.shape[1:3]
+    height = max(int(height), 36 * Q + 130)
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.36, 0.64], horizontal_spacing=0.2)
+    cb_x = fig.layout.xaxis.domain[1] + 0.01  # the map's colour bar: right of the photo, clear of the bars' axis title
+    per = 2 if m is None else 3  # traces per photo: image, (map), bars
+    for q in range(Q):
+        img = _check_image(imgs[q], where)
+        fig.add_trace(go.Image(source=image_source(img), visible=q == 0, name=names[q],
+                               hoverinfo="skip" if m is not None else None), row=1, col=1)
+        if m is not None:
+            fig.add_trace(_heatmap(m[q], H, W, visible=q == 0, name=names[q], showscale=True,
+                                   colorbar={"title": {"text": map_label}, "x": cb_x, "xanchor": "left", "len": 0.8,
+                                             "thickness": 12}),
+                          row=1, col=1)
+        colours = ["#1f77b4"] * C
+        if marked is not None:
+            colours[marked[q]] = "#ff7f0e"
+        fig.add_trace(go.Bar(x=np.arange(C), y=np.round(w[q], 4), marker={"color": colours}, visible=q == 0,
+                             name=names[q], hovertemplate="channel %{x}<br>" + label + " %{y:.3f}<extra></extra>"),
+                      row=1, col=2)
+    fig.update_xaxes(visible=False, range=[-0.5, W - 0.5], row=1, col=1)
+    fig.update_yaxes(visible=False, range=[H - 0.5, -0.5], scaleanchor="x", row=1, col=1)
+    fig.update_xaxes(title_text="channel", row=1, col=2)
+    fig.update_yaxes(title_text=label, range=None if y_range is None else list(y_range), row=1, col=2)
+    buttons = [{"label": names[q], "method": "update",
+                "args": [{"visible": [i // per == q for i in range(per * Q)]},
+                         {"title.text": f"{title}: {names[q]}" if title else names[q]}]}
+               for q in range(Q)]
+    fig.update_layout(
+        title={"text": f"{title}: {names[0]}" if title else names[0]}, height=height, showlegend=False,
+        margin={"l": 10, "r": 10, "t": 90, "b": 40}, bargap=0.15,
+        updatemenus=[{"type": "dropdown", "x": 0, "y": 1.02, "xanchor": "left", "yanchor": "bottom",
+                      "showactive": True, "buttons": buttons}],
     )
     return fig

@@ -2,7 +2,8 @@
 
 Fails on any page error, failed request, request leaving 127.0.0.1, or console error that is not
 on the allowlist below; on pages with plotly figures, checks that they rendered and answer a hover
-and a control. Screenshots land in _build/screenshots/ for a human to look at.
+and a control, and, on figures marked for it, that a click on the photo selects a query.
+Screenshots land in _build/screenshots/ for a human to look at.
 
 Needs the built site (`make book`) and Debian's Chromium (`apt-get install chromium`); it never
 downloads a browser. Locally it skips without them; with CI set it fails instead.
@@ -20,8 +21,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SITE = ROOT / "_build" / "html"
-SHOTS = ROOT / "_build" / "screenshots"
+# ATTN_EDU_SITE points at another built site, e.g. one made by scripts/build_pages.py.
+SITE = Path(os.environ.get("ATTN_EDU_SITE", ROOT / "_build" / "html"))
+SHOTS = SITE.parent / "screenshots"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]
@@ -118,6 +120,7 @@ def test_page_renders_offline_without_errors(server, browser, page):
 
     for i in range(n_fig):
         _check_figure_is_interactive(tab, figures.nth(i), f"{page} figure {i}")
+        _check_click_selects_query(tab, figures.nth(i), f"{page} figure {i}")
 
     if tab.locator("mjx-container").count() == 0 and 'class="math notranslate' in (SITE / page).read_text():
         problems.append("math present but MathJax rendered nothing")
@@ -166,3 +169,27 @@ def _check_figure_is_interactive(tab, fig, where: str) -> None:
         fig.locator(".updatemenu-dropdown-button").nth(1 if sliders.count() else 0).click()
         tab.wait_for_timeout(300)
         assert fig.evaluate(state) != after, f"{where}: the menu changed nothing"
+
+
+def _check_click_selects_query(tab, fig, where: str) -> None:
+    """On a figure marked for click-to-select (``layout.meta.attn_edu``, see attn_edu.sphinxext),
+    a click on the plot at the query point farthest from the selected one selects that query."""
+    spec = fig.evaluate("el => (el.layout && el.layout.meta && el.layout.meta.attn_edu) || null")
+    if not spec or "click_selects_slider" not in spec:
+        return
+    i, pts = spec["click_selects_slider"], spec["slider_points"]
+    state = f"el => JSON.stringify([el.layout.sliders[{i}].active, el.layout.shapes, el.data.map(t => t.z && t.z[0])])"
+    active = fig.evaluate(f"el => el.layout.sliders[{i}].active || 0")
+    ax, ay = pts[active]
+    target = max(range(len(pts)), key=lambda k: (pts[k][0] - ax) ** 2 + (pts[k][1] - ay) ** 2)
+    fig.scroll_into_view_if_needed()
+    before = fig.evaluate(state)
+    xy = fig.evaluate(
+        "(el, p) => { const L = el._fullLayout, r = el.querySelector('.main-svg').getBoundingClientRect();"
+        " return [r.left + L.xaxis._offset + L.xaxis.d2p(p[0]), r.top + L.yaxis._offset + L.yaxis.d2p(p[1])]; }",
+        pts[target])
+    tab.mouse.click(xy[0], xy[1])
+    tab.wait_for_timeout(500)
+    got = fig.evaluate(f"el => el.layout.sliders[{i}].active")
+    assert got == target, f"{where}: a click at query {target} selected {got}"
+    assert fig.evaluate(state) != before, f"{where}: the click changed nothing"

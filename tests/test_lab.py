@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from attn_edu import images, lab
+from attn_edu import capture, images, lab
 from attn_edu.lab.evaluate import TOLERANCE, evaluate_model, spearman
 from attn_edu.lab import scenes as sc
 from attn_edu.lab import store
-from attn_edu.lab.model import build
+from attn_edu.lab.model import VARIANTS, build
 from attn_edu.registry import MECHANISMS
 
 
@@ -146,3 +146,34 @@ def test_untrained_baseline_is_shipped_and_is_the_seeded_initialisation(name):
     shipped = store.untrained(name).state_dict()
     rebuilt = build(name, entry["config"]["seed"]).state_dict()
     assert store.state_sha256(shipped) == store.state_sha256(rebuilt) == entry["untrained_sha256"]
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_variant_is_its_mechanism_with_one_setting_changed(name):
+    variant = VARIANTS[name]
+    model = build(name)
+    assert model.name == name and model.mechanism == variant.mechanism
+    base = build(variant.mechanism).attention
+    assert type(model.attention) is type(base)
+    changed = {k for k in ("reduction", "order", "combine", "dia_val", "normalization", "ratio")
+               if getattr(model.attention, k, None) != getattr(base, k, None)}
+    if name == "se_stages":
+        assert changed == set()
+        assert {k: m.channel for k, m in model.early.items()} == {"1": 32, "2": 64, "3": 64}
+    else:
+        assert len(changed) == 1, changed
+        assert len(model.early) == 0
+    # same backbone initialisation as the base model (comparisons isolate the mechanism)
+    assert torch.equal(model.backbone[0][0].weight, build(variant.mechanism).backbone[0][0].weight)
+
+
+def test_se_stages_runs_a_gate_after_every_block():
+    model = build("se_stages").eval()
+    with capture(model) as maps:
+        model(torch.rand(2, 3, 64, 64))
+    assert [tuple(m.tensor.shape) for m in maps] == [(2, 32), (2, 64), (2, 64), (2, 64)]
+
+
+def test_unknown_lab_model_is_named():
+    with pytest.raises(ValueError, match="LabNet: unknown mechanism 'sse'"):
+        lab.LabNet("sse")

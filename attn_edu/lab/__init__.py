@@ -21,13 +21,13 @@ Figures: :func:`attn_edu.viz.overlay` / :func:`attn_edu.viz.plotly_overlay` take
 """
 
 from .evaluate import attention_map, evaluate, evaluate_model, map_kind
-from .model import NAMES, LabNet, build
+from .model import NAMES, VARIANTS, LabNet, Variant, build
 from .scenes import CLASSES, Scene, SceneBatch, make_scene, make_scenes, test_scenes
 from .store import load, manifest, untrained
 from .train import TrainConfig, train
 
 __all__ = [
-    "CLASSES", "NAMES", "LabNet", "Scene", "SceneBatch", "TrainConfig", "attention_map", "build", "evaluate",
+    "CLASSES", "NAMES", "VARIANTS", "LabNet", "Scene", "SceneBatch", "TrainConfig", "Variant", "attention_map", "build", "evaluate",
     "evaluate_model", "load", "make_scene", "make_scenes", "manifest", "map_kind", "test_scenes", "train",
     "untrained",
 ]

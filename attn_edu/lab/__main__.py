@@ -1,7 +1,7 @@
 """``python -m attn_edu.lab``: train and evaluate the real-image lab.
 
     python -m attn_edu.lab train --mechanism cbam [--seed 0] [--epochs 8] [--no-save]
-    python -m attn_edu.lab train --all
+    python -m attn_edu.lab train --all          (the ten, the backbone alone and the variants)
     python -m attn_edu.lab evaluate [--json] [--mechanism NAME] [--record]
 """
 
@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 
+from ..registry import MECHANISMS
 from .model import NAMES
 
 
@@ -41,7 +42,7 @@ def _train(name: str, args: argparse.Namespace) -> None:
                                   "untrained_sha256": state_sha256(init.state_dict()),
                                   "threads": torch.get_num_threads()})
         print(f"saved {path}", file=sys.stderr)
-        if name != "none":
+        if name in MECHANISMS:  # variants rebuild their baseline from the seed (hash-checked)
             print(f"saved {save_untrained(name)}", file=sys.stderr)
 
 

@@ -21,21 +21,82 @@ a residual added around it, so what the mechanism does decides the prediction:
 
 Mechanisms that carry their own residual (BAM's ``F + F*M``, DANet's ``alpha*PAM + A``) keep it:
 it is part of the mechanism.
+
+**Variants** (:data:`VARIANTS`) are the ablations the chapters need: the same backbone and recipe
+with one setting of the mechanism changed (SE's reduction, CBAM's order, BAM's combination, External
+Attention's normalization, EMSA's reduction ratio), or with the mechanism after *every* conv block
+(``se_stages``, for SE's early-vs-late analysis). A variant is trained and shipped like the ten;
+``model.name`` is the variant, ``model.mechanism`` the registry mechanism it instantiates.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
 from .. import registry
+from ..mechanisms import CBAMBlock, BAMBlock, EMSA, ExternalAttention, SEAttention
 from .scenes import CLASSES
-
-NAMES = ("none", *registry.MECHANISMS)
-"""The lab's models: ``"none"`` (the backbone without attention) and the ten mechanisms."""
 
 CHANNELS = 64
 FEATURE_HW = (16, 16)
+STAGE_CHANNELS = (32, CHANNELS, CHANNELS, CHANNELS)
+"""Output channels of the four conv blocks; the attention slot follows block 4."""
+
+
+@dataclass(frozen=True)
+class Variant:
+    """An ablation of one mechanism in the lab network.
+
+    Attributes:
+        mechanism: the registry mechanism it instantiates (its ``apply`` and map extraction are used).
+        make: ``channels -> module``, the changed construction.
+        what: one line for tables and the manifest.
+        stages: the conv blocks (1..4) followed by the mechanism; 4 is the usual slot.
+    """
+
+    mechanism: str
+    make: Callable[[int], nn.Module]
+    what: str
+    stages: tuple[int, ...] = (4,)
+
+
+VARIANTS: dict[str, Variant] = {
+    **{f"se_r{r}": Variant("se", lambda c, r=r: SEAttention(channel=c, reduction=r), f"SE, reduction r={r}")
+       for r in (2, 4, 16, 32)},
+    "se_stages": Variant("se", lambda c: SEAttention(channel=c, reduction=8),
+                         "SE (r=8) after each of the four conv blocks", stages=(1, 2, 3, 4)),
+    "cbam_spatial_channel": Variant("cbam", lambda c: CBAMBlock(channel=c, reduction=8, kernel_size=7,
+                                                                order="spatial-channel"), "CBAM, spatial then channel"),
+    "cbam_parallel": Variant("cbam", lambda c: CBAMBlock(channel=c, reduction=8, kernel_size=7, order="parallel"),
+                             "CBAM, channel and spatial in parallel"),
+    "bam_product": Variant("bam", lambda c: BAMBlock(channel=c, reduction=8, dia_val=2, combine="product"),
+                           "BAM, sigma(Mc * Ms) as in the authors' code"),
+    **{f"bam_d{d}": Variant("bam", lambda c, d=d: BAMBlock(channel=c, reduction=8, dia_val=d),
+                            f"BAM, dilation d={d} in the spatial branch") for d in (1, 4)},
+    "external_attention_softmax": Variant("external_attention",
+                                          lambda c: ExternalAttention(d_model=c, S=64, normalization="softmax"),
+                                          "External Attention with a single softmax"),
+    **{f"emsa_s{s}": Variant("emsa", lambda c, s=s: EMSA(d_model=c, d_k=c // 4, d_v=c // 4, h=4, ratio=s,
+                                                         apply_transform=True), f"EMSA, reduction ratio s={s}")
+       for s in (1, 4, 8)},
+}
+"""The lab's ablation models, trained and shipped like the ten (see the module docstring)."""
+
+NAMES = ("none", *registry.MECHANISMS, *VARIANTS)
+"""The lab's models: ``"none"`` (the backbone without attention), the ten mechanisms, the variants."""
+
+
+def _resolve(name: str) -> tuple[str, Callable[[int], nn.Module] | None, tuple[int, ...]]:
+    if name == "none":
+        return "none", None, ()
+    if name in VARIANTS:
+        v = VARIANTS[name]
+        return v.mechanism, v.make, v.stages
+    return name, registry.get(name).build, (4,)
 
 
 def _conv(cin: int, cout: int, stride: int) -> nn.Sequential:
@@ -46,8 +107,13 @@ class LabNet(nn.Module):
     """Backbone + attention slot + linear classifier.
 
     Args:
-        mechanism: a name of :data:`attn_edu.registry.MECHANISMS`, or ``"none"``.
+        mechanism: a name of :data:`NAMES`: ``"none"``, a registry mechanism or a variant.
         num_classes: number of output classes.
+
+    Attributes:
+        name: the model's name (as given); ``mechanism``: the registry mechanism it uses (or "none").
+        attention: the module in the slot after block 4; ``early``: modules after blocks 1-3
+            (empty except for ``se_stages``), keyed by the block number as a string.
 
     Shape:
         Input ``B 3 64 64`` RGB in [0, 1]; output ``B num_classes`` logits.
@@ -58,20 +124,31 @@ class LabNet(nn.Module):
         super().__init__()
         if mechanism not in NAMES:
             raise ValueError(f"LabNet: unknown mechanism {mechanism!r}; known: {', '.join(NAMES)}")
-        self.mechanism = mechanism
+        self.name = mechanism
+        self.mechanism, make, stages = _resolve(mechanism)
         self.backbone = nn.Sequential(_conv(3, 32, 2), _conv(32, CHANNELS, 2), _conv(CHANNELS, CHANNELS, 1),
                                       _conv(CHANNELS, CHANNELS, 1))
-        self.attention = nn.Identity() if mechanism == "none" else registry.get(mechanism).build(CHANNELS)
+        self.attention = nn.Identity() if make is None else make(CHANNELS)
+        self.early = nn.ModuleDict({str(i): make(STAGE_CHANNELS[i - 1]) for i in stages if i != 4})
         self.classifier = nn.Linear(CHANNELS, num_classes)
         self.register_buffer("mean", torch.tensor([0.5, 0.5, 0.5]).view(1, 3, 1, 1), persistent=False)
 
     def features(self, x: Tensor) -> Tensor:
-        return self.backbone((x - self.mean) / 0.25)  # B 3 64 64 -> B C 16 16
+        """The map entering the slot (after any early attention modules)."""
+        x = (x - self.mean) / 0.25
+        if not self.early:
+            return self.backbone(x)  # B 3 64 64 -> B C 16 16
+        for i, block in enumerate(self.backbone, start=1):
+            x = block(x)
+            if str(i) in self.early:
+                x = self.attend(x, self.early[str(i)])
+        return x
 
-    def attend(self, f: Tensor) -> Tensor:
+    def attend(self, f: Tensor, module: nn.Module | None = None) -> Tensor:
+        """Run the slot's module (or ``module``) on ``f`` through the registry's adaptor."""
         if self.mechanism == "none":
             return f
-        return registry.get(self.mechanism).apply(self.attention, f)  # B C H W -> B C H W
+        return registry.get(self.mechanism).apply(self.attention if module is None else module, f)  # B C H W
 
     def forward(self, x: Tensor) -> Tensor:
         z = self.attend(self.features(x)).mean(dim=(2, 3))  # B C H W -> B C

@@ -59,6 +59,7 @@ def adaptive_kernel_size(channel: int, gamma: float = 2, b: float = 1) -> int:
     if gamma == 0:
         raise ValueError(f"{where}: gamma must be > 0, got {gamma}")
     b = _checks.check_float(where, "b", b, low=-math.inf, high=math.inf)
+    # Eq. (12): t = |log2(C)/gamma + b/gamma|, then the nearest odd number (ties up, as in Fig. 3)
     t = int(abs((math.log2(channel) + b) / gamma))
     return t if t % 2 else t + 1
 

@@ -22,6 +22,12 @@ Deviations from the paper:
   H, W >= 2; smaller grids raise ValueError instead of a convolution error.
 - Init as the official code: trunc_normal(std 0.02) for Linear and Conv2d weights, zero Linear
   biases (conv biases keep PyTorch's default), LayerNorm 1/0.
+
+Equation markers: the ``# Eq. (name)`` comments use descriptive names (``emsa_reduce``,
+``emsa_project``, ``emsa_logits``, ``emsa_mix``, ``emsa_softmax``, ``emsa_in``, ``emsa_weighted``,
+``emsa_concat``), not the paper's equation numbers, which could not be verified here.
+
+See the book: chapter "EMSA (ResT)" (book/emsa).
 """
 
 from __future__ import annotations
@@ -174,6 +180,7 @@ class EMSA(AttentionModule):
     def _reduce(self, t: Tensor, H: int, W: int) -> tuple[Tensor, tuple[int, int]]:
         """Spatial reduction of keys or values: depthwise conv (kernel s+1, stride s), then LayerNorm."""
         t = rearrange(t, "B (H W) C -> B C H W", H=H, W=W)  # B N C -> B C H W
+        # Eq. (emsa_reduce): DWConv with kernel s+1, stride s (then LayerNorm, below)
         t = self.sr_conv(t)  # B C H W -> B C H' W'
         hw = (t.shape[2], t.shape[3])
         t = rearrange(t, "B C H W -> B (H W) C")  # B C H' W' -> B M C
@@ -203,6 +210,7 @@ class EMSA(AttentionModule):
             k_in, v_in = keys, values
             kv_hw = (H, W) if m == n else None
 
+        # Eq. (emsa_project): Q = X W^Q, K = X' W^K, V = X' W^V, split into h heads
         q = rearrange(self.fc_q(queries), "B N (h d) -> B h N d", h=self.h)  # B N (h d) -> B h N d
         k = rearrange(self.fc_k(k_in), "B M (h d) -> B h M d", h=self.h)  # B M (h d) -> B h M d
         v = rearrange(self.fc_v(v_in), "B M (h d) -> B h M d", h=self.h)  # B M (h d) -> B h M d
@@ -211,25 +219,25 @@ class EMSA(AttentionModule):
             # Softmax(QK^T / sqrt(d_k)) V, fused
             out = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout.p if self.training else 0.0)
         else:
-            # QK^T / sqrt(d_k)
+            # Eq. (emsa_logits): QK^T / sqrt(d_k)
             logits = q @ k.transpose(-2, -1) / math.sqrt(self.d_k)  # B h N d, B h d M -> B h N M
             if self.transform:
-                # Conv(.): 1x1 conv across the heads
+                # Eq. (emsa_mix): Conv(.), a 1x1 conv across the heads
                 logits = self.transform_conv(logits)  # B h N M
-            # Softmax(.) over the keys
+            # Eq. (emsa_softmax): Softmax(.) over the keys
             attn = logits.softmax(dim=-1)  # B h N M
             self._emit("heads", attn, "B h N M", "token", hw=(H, W), kv_hw=kv_hw)
             if self.transform:
-                # IN(.): instance norm of each head's N x M map
                 if attn.shape[-2] * attn.shape[-1] > 1:
+                    # Eq. (emsa_in): IN(.), instance norm of each head's N x M map
                     attn = self.transform_norm(attn)  # B h N M
                 else:  # one element: x - mean(x) = 0 (InstanceNorm2d refuses a 1x1 map)
                     attn = attn - attn
                 self._emit("heads_normalized", attn, "B h N M", "token", hw=(H, W), kv_hw=kv_hw)
-            # (.) V
+            # Eq. (emsa_weighted): (.) V
             out = self.dropout(attn) @ v  # B h N M, B h M d -> B h N d
 
-        # Concat(head_1, ..., head_h) W^O
+        # Eq. (emsa_concat): Concat(head_1, ..., head_h) W^O
         out = rearrange(out, "B h N d -> B N (h d)")  # B h N d -> B N (h d)
         return self.fc_o(out)
 

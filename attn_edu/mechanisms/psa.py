@@ -61,7 +61,7 @@ class PSA(AttentionModule):
     :math:`\mathrm{Out} = \mathrm{Cat}([Y_0, Y_1, \dots, Y_{S-1}])`
 
     (The paper numbers these equations; we could not check the numbers against its text, so they
-    are given by name.)
+    are given by name, and the ``# Eq. (name)`` comments in :meth:`forward` use these names.)
 
     Args:
         channel: number of channels C of the input (and output); S must divide it.
@@ -152,17 +152,18 @@ class PSA(AttentionModule):
 
     def forward(self, x: Tensor) -> Tensor:
         _checks.expect_shape(type(self).__name__, "x", x, "B C H W", C=self.channel)
-        # SPC: F_i = Conv(k_i x k_i, G_i)(X), every branch reads all C channels of X and gives C/S
+        # Eq. (spc): F_i = Conv(k_i x k_i, G_i)(X), every branch reads all C channels of X and gives C/S
         f = torch.stack([conv(x) for conv in self.convs], dim=1)  # B C H W -> B K C H W
         # SEWeight: Z_i = sigma(W_2 delta(W_1 GAP(F_i) + b_1) + b_2), one module for all i
         pooled = f.mean(dim=(3, 4))  # B K C H W -> B K C
+        # Eq. (seweight)
         z = torch.sigmoid(self.se_fc2(torch.relu(self.se_fc1(pooled))))  # B K C -> B K C
-        # att_i = exp(Z_i) / sum_j exp(Z_j), per channel across the S scales
+        # Eq. (softmax): att_i = exp(Z_i) / sum_j exp(Z_j), per channel across the S scales
         att = torch.softmax(z, dim=1)  # B K C
         self._emit("branch", att, "B K C", "branch")
-        # Y_i = F_i * att_i
+        # Eq. (reweight): Y_i = F_i * att_i
         y = f * att[:, :, :, None, None]  # B K C, B K C H W -> B K C H W
-        # Out = Cat([Y_0, ..., Y_{S-1}])
+        # Eq. (concat): Out = Cat([Y_0, ..., Y_{S-1}])
         return y.flatten(1, 2)  # B K C H W -> B C H W
 
     def extra_repr(self) -> str:
