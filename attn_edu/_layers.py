@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -27,3 +28,16 @@ class BatchNorm(nn.modules.batchnorm._BatchNorm):
                 input, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps
             )
         return super().forward(input)
+
+
+def channel_max(x: Tensor) -> Tensor:
+    """``x.amax(dim=1)`` for a ``B C ...`` tensor, computed as pairwise maxima of channel halves.
+
+    The same values (max is exact), faster on CPUs for NCHW maps: each step compares two
+    contiguous blocks of ``C/2`` channels, where ``amax(dim=1)`` walks a strided axis.
+    """
+    while x.shape[1] > 1:
+        c = x.shape[1]
+        half = torch.maximum(x[:, : c // 2], x[:, c // 2 : 2 * (c // 2)])  # B C ... -> B C/2 ...
+        x = torch.cat([half, x[:, 2 * (c // 2) :]], dim=1) if c % 2 else half  # odd C: keep the last one
+    return x[:, 0]  # B 1 ... -> B ...

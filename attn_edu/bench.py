@@ -35,7 +35,7 @@ JSON layout (``main(...)`` returns the same dict)::
                            "peak_mib", "gflops", "ratio": {"gemm", "conv3x3", "floor"},
                            "target", "reference": {...} (modules with a fast path)}},
      "peers": {"mha": {...}, "paths": {name: {...}}},
-     "sweeps": {"tokens": {...}, "channels": {...}, "large_tokens": {...}},
+     "sweeps": {"tokens": {...}, "channels": {...}, "large_tokens": {...}, "linear_tokens": {...}},
      "targets": [{"what", "measured", "target", "met"}, ...]}
 
 ``ratio.gemm`` and ``ratio.conv3x3`` are the achieved GFLOP/s over the limit's (a fraction,
@@ -110,16 +110,18 @@ class Settings:
     channel_batch: int = 8
     peer_repeats: int = 21
     large_tokens: int = 16384  # self-attention (fast path) on this many tokens; 0 skips it
+    linear_sides: tuple[int, ...] = (64, 96, 128, 181)  # External Attention alone on N = 4096 .. 32761
+    # tokens: its slope is fitted where its work, not the fixed cost of a call, dominates; () skips it
     limits_at_end: bool = True  # measure the limits again at the end (drift on a shared machine)
 
 
 FULL = Settings()
 QUICK = Settings(warmup=0, repeats=2, fwdbwd_repeats=1, fwdbwd_warmup=0, min_time_s=0.05, limit_repeats=3,
                  sizes=(7, 14, 28), sweep_repeats=1, sweep_memory=False, channels=(64, 128), peer_repeats=3,
-                 large_tokens=0, limits_at_end=False)
+                 large_tokens=0, linear_sides=(), limits_at_end=False)
 BOOK = Settings(warmup=1, repeats=3, fwdbwd_repeats=1, fwdbwd_warmup=0, min_time_s=0.25, limit_repeats=5,
                 sweep_repeats=3, channels=(64, 128, 256, 512),
-                peer_repeats=5, large_tokens=0, limits_at_end=False)
+                peer_repeats=5, large_tokens=0, linear_sides=(), limits_at_end=False)
 
 Log = Callable[[str], None]
 
@@ -550,14 +552,19 @@ def check_targets(result: dict) -> list[dict]:
                     "measured": mha["ratio"], "target": f"<= {MHA_TARGET}", "met": mha["target"]["met"]})
     sweep_ = result["sweeps"].get("tokens", {})
     tokens, fit_from = sweep_.get("candidates", {}), sweep_.get("fit_from")
+    # External Attention's slope comes from its own larger-N sweep when there is one
+    linear = result["sweeps"].get("linear_tokens", {})
 
-    def slope(what: str, measured: float, want: float) -> dict:
-        return {"what": f"{what} (N >= {fit_from})", "measured": measured,
+    def slope(what: str, measured: float, want: float, from_: int | None = fit_from) -> dict:
+        return {"what": f"{what} (N >= {from_})", "measured": measured,
                 "target": f"~ {want} (+-{SLOPE_TOLERANCE})", "met": abs(measured - want) <= SLOPE_TOLERANCE}
 
     for label, want in SLOPE_TARGETS.items():
-        if label in tokens and tokens[label]["slope_ms"] is not None:
-            out.append(slope(f"log-log slope of {label} latency vs tokens", tokens[label]["slope_ms"], want))
+        rec, from_ = tokens.get(label), fit_from
+        if label in linear.get("candidates", {}):
+            rec, from_ = linear["candidates"][label], linear["fit_from"]
+        if rec and rec["slope_ms"] is not None:
+            out.append(slope(f"log-log slope of {label} latency vs tokens", rec["slope_ms"], want, from_))
     fast = tokens.get("self_attention")
     if fast and fast["slope_mem"] is not None:
         out.append(slope("log-log slope of self-attention (fast) peak memory vs tokens", fast["slope_mem"], 1.0))
@@ -585,6 +592,10 @@ def run(settings: Settings = FULL, log: Log = _quiet, names: list[str] | None = 
     }
     if settings.large_tokens:
         sweeps["large_tokens"] = large_tokens(settings.large_tokens, settings=settings, log=log)
+    if settings.linear_sides:
+        sweeps["linear_tokens"] = sweep(settings.linear_sides, (settings.sweep_channels,), 1,
+                                        candidates=[("external_attention", "external_attention", None)],
+                                        settings=settings, memory=settings.sweep_memory, log=log, x="tokens")
     limits_end = machine_limits(settings, log) if settings.limits_at_end else None
     limits = best_limits(limits_start, limits_end)
     for rec in mechanisms.values():

@@ -85,7 +85,7 @@ def test_times_memory_and_ratios_computed(result, name):
 
 def test_fast_and_readable_paths_both_timed(result):
     with_impl = [n for n, r in result["mechanisms"].items() if r["impl"] is not None]
-    assert set(with_impl) == {"self_attention", "emsa", "danet"}
+    assert set(with_impl) == {"self_attention", "emsa", "danet", "eca", "cbam"}
     paths = result["peers"]["paths"]
     assert set(with_impl) | {"emsa (apply_transform=False)"} == set(paths)
     for rec in paths.values():
@@ -140,3 +140,16 @@ def test_help_names_the_modes(capsys):
         bench.main(["--help"])
     out = capsys.readouterr().out
     assert "--quick" in out and "--json" in out and "--out" in out
+
+
+def test_external_attention_slope_comes_from_its_larger_sweep_when_run(result):
+    quick = bench.check_targets(result)
+    assert "linear_tokens" not in result["sweeps"]  # the quick mode skips it
+    ea = [t for t in quick if "external_attention latency" in t["what"]]
+    assert ea and f"N >= {result['sweeps']['tokens']['fit_from']}" in ea[0]["what"]
+    linear = bench.sweep((8, 10, 12), (16,), 1, candidates=[("external_attention", "external_attention", None)],
+                         settings=bench.QUICK, memory=False)
+    with_linear = {**result, "sweeps": {**result["sweeps"], "linear_tokens": linear}}
+    ea = [t for t in bench.check_targets(with_linear) if "external_attention latency" in t["what"]]
+    assert len(ea) == 1 and "N >= 64)" in ea[0]["what"]
+    assert ea[0]["measured"] == linear["candidates"]["external_attention"]["slope_ms"]

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from attn_edu import capture
+from attn_edu._layers import channel_max
 from attn_edu.mechanisms import CBAMBlock
 
 
@@ -121,3 +122,19 @@ def test_bad_arguments_name_the_class():
         CBAMBlock(channel=16, reduction=2.0)
     with pytest.raises(ValueError, match="CBAMBlock"):
         CBAMBlock(channel=16)(randn(2, 8, 5, 5, dtype=torch.float32))
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 7, 64])
+def test_channel_max_is_amax(channels):
+    x = torch.randn(2, channels, 3, 4, generator=torch.Generator().manual_seed(channels))
+    assert torch.equal(channel_max(x), x.amax(dim=1))
+
+
+@pytest.mark.parametrize("order", ["channel-spatial", "spatial-channel", "parallel"])
+def test_fast_path_equals_the_amax_reference(order):
+    fast = CBAMBlock(channel=24, reduction=4, kernel_size=3, order=order).double()
+    ref = CBAMBlock(channel=24, reduction=4, kernel_size=3, order=order, impl="reference").double()
+    ref.load_state_dict(fast.state_dict())
+    x = torch.randn(2, 24, 5, 3, dtype=torch.float64, requires_grad=True)
+    torch.testing.assert_close(fast(x), ref(x), rtol=0, atol=0)
+    torch.testing.assert_close(torch.autograd.grad(fast(x).sum(), x)[0], torch.autograd.grad(ref(x).sum(), x)[0])

@@ -110,3 +110,20 @@ def test_bad_arguments_name_the_class(kwargs, err):
 def test_message_explains_what_to_pass():
     with pytest.raises(ValueError, match="kernel_size.*channel"):
         ECAAttention()
+
+
+@pytest.mark.parametrize("k", [1, 3, 5, 9])
+@pytest.mark.parametrize("channels", [1, 2, 7, 64])
+def test_fast_path_equals_the_conv1d_reference(k, channels):
+    fast = ECAAttention(kernel_size=k, channel=channels).double()
+    ref = ECAAttention(kernel_size=k, channel=channels, impl="reference").double()
+    torch.nn.init.normal_(fast.conv.weight)
+    ref.load_state_dict(fast.state_dict())
+    x = torch.randn(3, channels, 2, 3, dtype=torch.float64, requires_grad=True)
+    torch.testing.assert_close(fast(x), ref(x))
+    torch.testing.assert_close(torch.autograd.grad(fast(x).sum(), x)[0], torch.autograd.grad(ref(x).sum(), x)[0])
+
+
+def test_impl_is_checked():
+    with pytest.raises(ValueError, match="ECAAttention: impl must be one of"):
+        ECAAttention(kernel_size=3, impl="fused")

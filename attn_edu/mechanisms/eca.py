@@ -24,6 +24,11 @@ Deviations from the paper:
   ``t + 1``: this is the nearest odd number, with ties (t an even integer) broken upwards.
   Small C may give k = 1 (C = 1 or 2); the official ``eca_resnet`` passes fixed per-stage k
   values instead of the rule.
+- Two paths, tested equal: ``impl="reference"`` calls ``nn.Conv1d`` on the pooled channels as a
+  1-channel sequence (the official code); ``impl="fast"`` (default) computes the same k-tap
+  convolution as k shifted, weighted copies of the pooled vector. Both use ``self.conv.weight``,
+  so state dicts are the same. Why: on a CPU, oneDNN's set-up for a 1-channel convolution costs
+  more than all the arithmetic of the gate (see the book's cost chapter).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .. import _checks
@@ -84,6 +90,7 @@ class ECAAttention(AttentionModule):
             when both are given, ``kernel_size`` wins and ``channel`` checks the input's C.
         gamma, b: parameters of the adaptive rule (paper: 2 and 1); only with
             ``kernel_size=None``.
+        impl: ``"fast"`` (shifted taps) or ``"reference"`` (``nn.Conv1d``); same result.
 
     Shape:
         - Input: ``(B, C, H, W)``, any H, W >= 1 (C must equal ``channel`` where given)
@@ -108,7 +115,8 @@ class ECAAttention(AttentionModule):
     """
 
     def __init__(
-        self, kernel_size: int | None = None, *, channel: int | None = None, gamma: float = 2, b: float = 1
+        self, kernel_size: int | None = None, *, channel: int | None = None, gamma: float = 2, b: float = 1,
+        impl: str = "fast",
     ) -> None:
         super().__init__()
         name = type(self).__name__
@@ -130,6 +138,7 @@ class ECAAttention(AttentionModule):
             )
         self.kernel_size = _checks.check_odd(name, "kernel_size", kernel_size)
         self.gamma, self.b = gamma, b
+        self.impl = _checks.check_choice(name, "impl", impl, ("fast", "reference"))
         k = self.kernel_size
         self.conv = nn.Conv1d(1, 1, kernel_size=k, padding=(k - 1) // 2, bias=False)  # C1D_k, weights w^1..w^k
 
@@ -138,13 +147,26 @@ class ECAAttention(AttentionModule):
         # GAP: y_c = 1/(HW) sum_{i,j} x_c(i, j)
         y = x.mean(dim=(2, 3))  # B C H W -> B C
         # Eq. (9): omega = sigma(C1D_k(y)), the channels read as a length-C sequence
-        w = torch.sigmoid(self.conv(y.unsqueeze(1))).squeeze(1)  # B C -> B 1 C -> B C
+        w = torch.sigmoid(self.channel_conv(y))  # B C -> B C
         self._emit("channel", w, "B C", "channel")
         # x~_c = omega_c * x_c
         return x * w[:, :, None, None]  # B C, B C H W -> B C H W
 
+    def channel_conv(self, y: Tensor) -> Tensor:
+        r""":math:`\mathrm{C1D}_k(y)` of Eq. (9) on pooled channels ``y`` (``B C``), zero-padded."""
+        if self.impl == "reference":
+            return self.conv(y.unsqueeze(1)).squeeze(1)  # B C -> B 1 C -> B C
+        k, c = self.kernel_size, y.shape[1]
+        taps = self.conv.weight.view(k)  # w^1 .. w^k
+        padded = F.pad(y, ((k - 1) // 2, (k - 1) // 2))  # B C -> B (C + k - 1)
+        # Eq. (8): sum_j w^j y_{i+j-(k+1)/2}: tap j reads the channels shifted by j
+        out = taps[0] * padded[:, :c]
+        for j in range(1, k):
+            out = torch.addcmul(out, taps[j], padded[:, j : j + c])  # B C
+        return out
+
     def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, channel={self.channel}"
+        return f"kernel_size={self.kernel_size}, channel={self.channel}, impl={self.impl!r}"
 
     def num_params_formula(self) -> int:
         return self.kernel_size
