@@ -125,6 +125,22 @@ def _square_layout(fig, title: str, H: int, W: int, height: int) -> None:
     )
 
 
+def _slider_and_view_menu(fig, steps: list[dict], view_labels: Sequence[str], prefix: str) -> None:
+    """The controls of the explorers: a slider of ``steps`` and a menu that shows one view (trace 1+v)."""
+    fig.update_layout(
+        # Step names would crowd under the rail: they are shown, one at a time, as the current value.
+        sliders=[{"active": 0, "steps": steps, "pad": {"t": 10}, "ticklen": 3, "font": {"color": "rgba(0,0,0,0)"},
+                  "currentvalue": {"prefix": f"{prefix}: ", "font": {"color": "#222", "size": 13}}}],
+        updatemenus=[{
+            "type": "dropdown", "x": 0, "y": 1.0, "xanchor": "left", "yanchor": "bottom", "showactive": True,
+            "buttons": [{"label": lab, "method": "restyle",
+                         "args": [{"visible": [True] + [i == v for i in range(len(view_labels))]}]}
+                        for v, lab in enumerate(view_labels)],
+        }],
+        margin={"l": 10, "r": 10, "t": 80, "b": 10},
+    )
+
+
 def plotly_explorer(
     image: object,
     maps: object,
@@ -183,17 +199,7 @@ def plotly_explorer(
          "args": [{"z": [np.round(m[v, q], 4) for v in range(V)]}, {"shapes": marker(q)}, list(range(1, V + 1))]}
         for q in range(Q)
     ]
-    fig.update_layout(
-        # Step names would crowd under the rail: they are shown, one at a time, as the current value.
-        sliders=[{"active": 0, "steps": steps, "pad": {"t": 10}, "ticklen": 3, "font": {"color": "rgba(0,0,0,0)"},
-                  "currentvalue": {"prefix": f"{query_label}: ", "font": {"color": "#222", "size": 13}}}],
-        updatemenus=[{
-            "type": "dropdown", "x": 0, "y": 1.0, "xanchor": "left", "yanchor": "bottom", "showactive": True,
-            "buttons": [{"label": lab, "method": "restyle", "args": [{"visible": [True] + [i == v for i in range(V)]}]}
-                        for v, lab in enumerate(view_labels)],
-        }],
-        margin={"l": 10, "r": 10, "t": 80, "b": 10},
-    )
+    _slider_and_view_menu(fig, steps, view_labels, query_label)
     if click_selects_query:
         fig.update_layout(meta={"attn_edu": {"click_selects_slider": 0,
                                              "slider_points": [[float(c), float(r)] for r, c in queries]}})
@@ -273,16 +279,7 @@ def plotly_scene_explorer(
                   {"shapes": box(q)}, list(range(V + 1))]}
         for q in range(Q)
     ]
-    fig.update_layout(
-        sliders=[{"active": 0, "steps": steps, "pad": {"t": 10}, "ticklen": 3, "font": {"color": "rgba(0,0,0,0)"},
-                  "currentvalue": {"prefix": f"{scene_label}: ", "font": {"color": "#222", "size": 13}}}],
-        updatemenus=[{
-            "type": "dropdown", "x": 0, "y": 1.0, "xanchor": "left", "yanchor": "bottom", "showactive": True,
-            "buttons": [{"label": lab, "method": "restyle", "args": [{"visible": [True] + [i == v for i in range(V)]}]}
-                        for v, lab in enumerate(view_labels)],
-        }],
-        margin={"l": 10, "r": 10, "t": 80, "b": 10},
-    )
+    _slider_and_view_menu(fig, steps, view_labels, scene_label)
     return fig
 
 
