@@ -25,7 +25,7 @@ it is part of the mechanism.
 **Variants** (:data:`VARIANTS`) are the ablations the chapters need: the same backbone and recipe
 with one setting of the mechanism changed (SE's reduction, CBAM's order, BAM's combination, External
 Attention's normalization, EMSA's reduction ratio), or with the mechanism after *every* conv block
-(``se_stages``, for SE's early-vs-late analysis). A variant is trained and shipped like the ten;
+(``se_stages``, ``sk_stages``: the papers' analyses by depth). A variant is trained and shipped like the ten;
 ``model.name`` is the variant, ``model.mechanism`` the registry mechanism it instantiates.
 """
 
@@ -69,6 +69,8 @@ VARIANTS: dict[str, Variant] = {
        for r in (2, 4, 16, 32)},
     "se_stages": Variant("se", lambda c: SEAttention(channel=c, reduction=8),
                          "SE (r=8) after each of the four conv blocks", stages=(1, 2, 3, 4)),
+    "sk_stages": Variant("sk", lambda c: registry.get("sk").build(c),
+                         "SK after each of the four conv blocks", stages=(1, 2, 3, 4)),
     "cbam_spatial_channel": Variant("cbam", lambda c: CBAMBlock(channel=c, reduction=8, kernel_size=7,
                                                                 order="spatial-channel"), "CBAM, spatial then channel"),
     "cbam_parallel": Variant("cbam", lambda c: CBAMBlock(channel=c, reduction=8, kernel_size=7, order="parallel"),
@@ -113,7 +115,7 @@ class LabNet(nn.Module):
     Attributes:
         name: the model's name (as given); ``mechanism``: the registry mechanism it uses (or "none").
         attention: the module in the slot after block 4; ``early``: modules after blocks 1-3
-            (empty except for ``se_stages``), keyed by the block number as a string.
+            (empty except for ``se_stages`` and ``sk_stages``), keyed by the block number as a string.
 
     Shape:
         Input ``B 3 64 64`` RGB in [0, 1]; output ``B num_classes`` logits.
