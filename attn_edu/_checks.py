@@ -45,6 +45,11 @@ def check_divides(where: str, name: str, divisor: int, total_name: str, total: i
         raise ValueError(f"{where}: {name}={divisor} must divide {total_name}={total}")
 
 
+IMPLS = ("fast", "reference")
+"""The paths of a module that has two: ``"fast"`` (default) and ``"reference"`` (the readable one,
+on which FLOPs are counted); tests check they agree."""
+
+
 def check_choice(where: str, name: str, value: object, choices: Sequence[str]) -> str:
     """Return ``value`` if it is one of ``choices``."""
     if value not in choices:

@@ -42,6 +42,16 @@ def _check_image(image: object, where: str) -> np.ndarray:
     return img
 
 
+def _check_images(images: object, where: str) -> np.ndarray:
+    """A ``(Q, H, W, 3)`` stack of photos, each checked like :func:`_check_image`."""
+    imgs = _as_numpy(images, where, 4)
+    if imgs.shape[-1] != 3:
+        raise ValueError(f"{where}: images must be (Q, H, W, 3) RGB, got shape {imgs.shape}")
+    for img in imgs:
+        _check_image(img, where)
+    return imgs
+
+
 def overlay(
     ax,
     image: object,
@@ -239,9 +249,7 @@ def plotly_scene_explorer(
     import plotly.graph_objects as go
 
     where = "plotly_scene_explorer"
-    imgs = _as_numpy(images, where, 4)
-    if imgs.shape[-1] != 3:
-        raise ValueError(f"{where}: images must be (Q, H, W, 3) RGB, got shape {imgs.shape}")
+    imgs = _check_images(images, where)
     m = _as_numpy(maps, where, 4)
     V, Q = m.shape[:2]
     if imgs.shape[0] != Q or len(view_labels) != V:
@@ -255,7 +263,7 @@ def plotly_scene_explorer(
         raise ValueError(f"{where}: boxes must have shape ({Q}, 4), got {bx.shape}")
     if zrange is not None and not (len(zrange) == 2 and zrange[0] < zrange[1]):
         raise ValueError(f"{where}: zrange must be (zmin, zmax) with zmin < zmax, got {zrange}")
-    sources = [image_source(_check_image(imgs[q], where)) for q in range(Q)]
+    sources = [image_source(imgs[q]) for q in range(Q)]
     H, W = imgs.shape[1:3]
     zkw = {} if zrange is None else {"zmin": zrange[0], "zmax": zrange[1]}
     traces = [go.Image(source=sources[0], hoverinfo="skip")]
@@ -319,9 +327,7 @@ def plotly_channel_weights(
     from plotly.subplots import make_subplots
 
     where = "plotly_channel_weights"
-    imgs = _as_numpy(images, where, 4)
-    if imgs.shape[-1] != 3:
-        raise ValueError(f"{where}: images must be (Q, H, W, 3) RGB, got shape {imgs.shape}")
+    imgs = _check_images(images, where)
     w = _as_numpy(weights, where, 2)
     Q, C = w.shape
     if imgs.shape[0] != Q:
@@ -344,8 +350,7 @@ def plotly_channel_weights(
     cb_x = fig.layout.xaxis.domain[1] + 0.01  # the map's colour bar: right of the photo, clear of the bars' axis title
     per = 2 if m is None else 3  # traces per photo: image, (map), bars
     for q in range(Q):
-        img = _check_image(imgs[q], where)
-        fig.add_trace(go.Image(source=image_source(img), visible=q == 0, name=names[q],
+        fig.add_trace(go.Image(source=image_source(imgs[q]), visible=q == 0, name=names[q],
                                hoverinfo="skip" if m is not None else None), row=1, col=1)
         if m is not None:
             fig.add_trace(_heatmap(m[q], H, W, visible=q == 0, name=names[q], showscale=True,

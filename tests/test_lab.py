@@ -153,7 +153,8 @@ def test_variant_is_its_mechanism_with_one_setting_changed(name):
     variant = VARIANTS[name]
     model = build(name)
     assert model.name == name and model.mechanism == variant.mechanism
-    base = build(variant.mechanism).attention
+    base_model = build(variant.mechanism)
+    base = base_model.attention
     assert type(model.attention) is type(base)
     changed = {k for k in ("reduction", "order", "combine", "dia_val", "normalization", "ratio")
                if getattr(model.attention, k, None) != getattr(base, k, None)}
@@ -164,7 +165,7 @@ def test_variant_is_its_mechanism_with_one_setting_changed(name):
         assert len(changed) == 1, changed
         assert len(model.early) == 0
     # same backbone initialisation as the base model (comparisons isolate the mechanism)
-    assert torch.equal(model.backbone[0][0].weight, build(variant.mechanism).backbone[0][0].weight)
+    assert torch.equal(model.backbone[0][0].weight, base_model.backbone[0][0].weight)
 
 
 def test_se_stages_runs_a_gate_after_every_block():

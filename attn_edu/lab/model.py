@@ -67,9 +67,9 @@ class Variant:
 VARIANTS: dict[str, Variant] = {
     **{f"se_r{r}": Variant("se", lambda c, r=r: SEAttention(channel=c, reduction=r), f"SE, reduction r={r}")
        for r in (2, 4, 16, 32)},
-    "se_stages": Variant("se", lambda c: SEAttention(channel=c, reduction=8),
+    "se_stages": Variant("se", registry.get("se").build,
                          "SE (r=8) after each of the four conv blocks", stages=(1, 2, 3, 4)),
-    "sk_stages": Variant("sk", lambda c: registry.get("sk").build(c),
+    "sk_stages": Variant("sk", registry.get("sk").build,
                          "SK after each of the four conv blocks", stages=(1, 2, 3, 4)),
     "cbam_spatial_channel": Variant("cbam", lambda c: CBAMBlock(channel=c, reduction=8, kernel_size=7,
                                                                 order="spatial-channel"), "CBAM, spatial then channel"),

@@ -100,7 +100,7 @@ class CBAMBlock(AttentionModule):
         self.reduction = reduction
         self.kernel_size = _checks.check_odd(name, "kernel_size", kernel_size)
         self.order = _checks.check_choice(name, "order", order, ORDERS)
-        self.impl = _checks.check_choice(name, "impl", impl, ("fast", "reference"))
+        self.impl = _checks.check_choice(name, "impl", impl, _checks.IMPLS)
         hidden = channel // reduction
         self.fc1 = nn.Linear(channel, hidden)  # W_0, b_0
         self.fc2 = nn.Linear(hidden, channel)  # W_1, b_1

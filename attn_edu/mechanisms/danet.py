@@ -45,7 +45,6 @@ from .._layers import BatchNorm
 from ..introspect import AttentionModule
 
 CAMS = ("paper", "official")
-IMPLS = ("fast", "reference")
 
 
 class DAModule(AttentionModule):
@@ -126,7 +125,7 @@ class DAModule(AttentionModule):
         _checks.check_reduction(name, self.d_model, reduction, channel_name="d_model")  # query/key width C//r
         self.reduction = reduction
         self.cam = _checks.check_choice(name, "cam", cam, CAMS)
-        self.impl = _checks.check_choice(name, "impl", impl, IMPLS)
+        self.impl = _checks.check_choice(name, "impl", impl, _checks.IMPLS)
         c, c_qk = d_model, d_model // reduction
         # position branch: A = ReLU(BN(conv(x))), then PAM
         self.pam_conv = nn.Conv2d(c, c, kernel_size, padding=kernel_size // 2, bias=False)

@@ -138,7 +138,7 @@ class ECAAttention(AttentionModule):
             )
         self.kernel_size = _checks.check_odd(name, "kernel_size", kernel_size)
         self.gamma, self.b = gamma, b
-        self.impl = _checks.check_choice(name, "impl", impl, ("fast", "reference"))
+        self.impl = _checks.check_choice(name, "impl", impl, _checks.IMPLS)
         k = self.kernel_size
         self.conv = nn.Conv1d(1, 1, kernel_size=k, padding=(k - 1) // 2, bias=False)  # C1D_k, weights w^1..w^k
 

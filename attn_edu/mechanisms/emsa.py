@@ -129,7 +129,7 @@ class EMSA(AttentionModule):
         self.apply_transform = apply_transform
         self.transform = apply_transform and h > 1  # the official code's rule
         p = _checks.check_float(name, "dropout", dropout, low=0.0, high=1.0)
-        self.impl = _checks.check_choice(name, "impl", impl, ("fast", "reference"))
+        self.impl = _checks.check_choice(name, "impl", impl, _checks.IMPLS)
 
         self.fc_q = nn.Linear(d_model, h * self.d_k)
         self.fc_k = nn.Linear(d_model, h * self.d_k)

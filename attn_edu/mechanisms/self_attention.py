@@ -103,7 +103,7 @@ class ScaledDotProductAttention(AttentionModule):
         self.h = _checks.check_int(name, "h", h)
         self.d_k, self.d_v = _checks.head_widths(name, d_model, h, d_k, d_v)
         p = _checks.check_float(name, "dropout", dropout, low=0.0, high=1.0)
-        self.impl = _checks.check_choice(name, "impl", impl, ("fast", "reference"))
+        self.impl = _checks.check_choice(name, "impl", impl, _checks.IMPLS)
 
         self.fc_q = nn.Linear(d_model, h * self.d_k)  # W^Q_1..h
         self.fc_k = nn.Linear(d_model, h * self.d_k)  # W^K_1..h
