@@ -77,14 +77,16 @@ def expect_shape(where: str, name: str, x: object, dims: str, **sizes: int | Non
     x = expect_tensor(where, name, x)
     letters = dims.split()
     pinned = {k: v for k, v in sizes.items() if v is not None}
-    want = "(" + ", ".join(letters) + ")"
-    if pinned:
-        want += " with " + ", ".join(f"{k}={v}" for k, v in pinned.items())
+
+    def want() -> str:  # built only for the message: this check runs on every forward
+        pins = " with " + ", ".join(f"{k}={v}" for k, v in pinned.items()) if pinned else ""
+        return "(" + ", ".join(letters) + ")" + pins
+
     if x.dim() != len(letters):
-        raise ValueError(f"{where}: {name} must have {len(letters)} dims {want}, got shape {tuple(x.shape)}")
+        raise ValueError(f"{where}: {name} must have {len(letters)} dims {want()}, got shape {tuple(x.shape)}")
     for letter, size in zip(letters, x.shape):
         if letter in pinned and size != pinned[letter]:
-            raise ValueError(f"{where}: {name} must have shape {want}, got shape {tuple(x.shape)}")
+            raise ValueError(f"{where}: {name} must have shape {want()}, got shape {tuple(x.shape)}")
     if x.numel() == 0:
         raise ValueError(f"{where}: {name} must not be empty, got shape {tuple(x.shape)}")
     return tuple(x.shape)

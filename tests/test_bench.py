@@ -11,6 +11,7 @@ import json
 import math
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -41,7 +42,7 @@ def positive(v) -> bool:
 
 def test_machine_limits_measured(result):
     m = result["machine"]
-    for key in ("gemm_gflops", "conv3x3_gflops", "floor_ms", "floor_gbps"):
+    for key in ("gemm_gflops", "conv3x3_gflops", "grouped_conv3x3_gflops", "floor_ms", "floor_gbps"):
         assert positive(m[key]), key
     assert m["threads"] == bench.THREADS
     assert m["torch"]
@@ -83,9 +84,32 @@ def test_times_memory_and_ratios_computed(result, name):
         assert isinstance(rec["target"]["met"], bool)
 
 
+@pytest.mark.parametrize("name", list(MECHANISMS))
+def test_bounding_kernel_timed_beside_each_mechanism(result, name):
+    rec = result["mechanisms"][name]
+    paired = rec["paired_limit"]
+    assert paired["limit"] == rec["bound"] == bench.BOUND[name]
+    assert positive(paired["ms"]) and paired["iqr_ms"] >= 0
+    if paired["limit"] == "floor":
+        assert paired["ratio"] == pytest.approx(rec["fwd_ms"] / paired["ms"])
+    else:
+        assert paired["flops"] == result["machine"][f"{paired['limit']}_flops"]
+        assert paired["ratio"] == pytest.approx(rec["flops"] / rec["fwd_ms"] / (paired["flops"] / paired["ms"]))
+    if name in bench.ALSO_PAIRED:  # a reference kernel beside it, reported as a fraction of the limit
+        also = rec["paired_also"]
+        assert also["kernel"] == bench.ALSO_PAIRED[name] and positive(also["ms"])
+        assert also["of_limit"] == pytest.approx(also["flops"] / also["ms"] / (paired["flops"] / paired["ms"]))
+    else:
+        assert "paired_also" not in rec
+    if rec.get("target"):  # judged on the paired ratio
+        tgt = rec["target"]
+        assert tgt["against"] == "paired" and tgt["measured"] == paired["ratio"]
+        assert tgt["met"] == (tgt["measured"] >= tgt["value"] if tgt["op"] == ">=" else tgt["measured"] <= tgt["value"])
+
+
 def test_fast_and_readable_paths_both_timed(result):
     with_impl = [n for n, r in result["mechanisms"].items() if r["impl"] is not None]
-    assert set(with_impl) == {"self_attention", "emsa", "danet", "eca", "cbam"}
+    assert set(with_impl) == {"self_attention", "emsa", "danet", "eca", "cbam", "sk"}
     paths = result["peers"]["paths"]
     assert set(with_impl) | {"emsa (apply_transform=False)"} == set(paths)
     for rec in paths.values():
@@ -126,6 +150,17 @@ def test_time_interleaved_runs_every_candidate_alike():
     t = bench.time_interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, warmup=1, repeats=4)
     assert calls.count("a") == calls.count("b") == 5
     assert all(isinstance(v, Timing) and v.repeats == 4 for v in t.values())
+
+
+def test_short_candidates_are_timed_in_blocks_after_a_lead_call():
+    calls = []
+    slow = lambda: (calls.append("slow"), time.sleep(0.004))  # noqa: E731
+    t = bench.time_interleaved({"fast": lambda: calls.append("fast"), "slow": slow}, warmup=0, repeats=3, block_s=0.003)
+    # calibration: one call each; the fast one then runs 1 untimed + many timed calls per turn, the slow one 1 call
+    assert calls.count("slow") == 1 + 3
+    assert calls.count("fast") > 1 + 3 * 10
+    assert t["slow"].median_ms >= 4.0 > 100 * t["fast"].median_ms
+    assert t["fast"].repeats == t["slow"].repeats == 3
 
 
 def test_best_limits_are_conservative():

@@ -96,6 +96,24 @@ def test_reference_equals_fast_without_transform(ratio, hw):
         torch.testing.assert_close(fast, ref, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("transform", [True, False])
+@pytest.mark.parametrize("slice_bytes", [1, 3000, EMSA.FAST_SLICE_BYTES])  # slices of 1, 2 (and 1), the whole batch
+def test_fast_path_slices_the_batch_and_equals_the_reference(transform, slice_bytes):
+    torch.manual_seed(0)
+    emsa = EMSA(d_model=C, h=4, ratio=2, apply_transform=transform).train()
+    emsa.FAST_SLICE_BYTES = slice_bytes  # per sample: N h d 4 bytes = 20*4*4*4 = 1280
+    results = []
+    for impl in ("reference", "fast"):
+        emsa.impl = impl
+        x = randn(5, 20, C).requires_grad_()
+        out = emsa(x, x, x, H=4, W=5)
+        out.square().sum().backward()
+        results.append((out.detach(), x.grad, emsa.fc_q.weight.grad.clone()))
+        emsa.zero_grad()
+    for ref, fast in zip(*results):
+        torch.testing.assert_close(fast, ref, atol=1e-5, rtol=1e-5)
+
+
 def test_transform_order_by_hand():
     """IN(Softmax(Conv(QK^T / sqrt(d_k)))) V, one step at a time, on a 2-head toy."""
     torch.manual_seed(0)

@@ -118,3 +118,45 @@ def test_bad_arguments_name_the_class(kwargs, err):
 def test_group_message_says_what_must_divide_what():
     with pytest.raises(ValueError, match="group=5 must divide channel=16"):
         SKAttention(channel=16, group=5)
+
+
+def _trained_like_pair(kernels=(1, 3, 5)) -> tuple[SKAttention, SKAttention]:
+    """A fast and a readable SK with the same weights and non-trivial BN statistics."""
+    torch.manual_seed(0)
+    fast = SKAttention(channel=16, kernels=kernels, reduction=4, group=4, L=8).double()
+    for m in fast.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            torch.nn.init.normal_(m.weight)
+            torch.nn.init.normal_(m.bias)
+            m.running_mean.normal_()
+            m.running_var.uniform_(0.5, 2.0)
+    ref = SKAttention(channel=16, kernels=kernels, reduction=4, group=4, L=8, impl="reference").double()
+    ref.load_state_dict(fast.state_dict())
+    return fast, ref
+
+
+@pytest.mark.parametrize("mode", ["eval", "train"])
+def test_fast_path_equals_the_readable_path(mode):
+    fast, ref = _trained_like_pair()
+    fast.train(mode == "train")
+    ref.train(mode == "train")
+    x = torch.randn(3, 16, 6, 5, dtype=torch.float64, requires_grad=True)
+    with capture(fast) as got, capture(ref) as want:
+        out_fast, out_ref = fast(x), ref(x)
+    torch.testing.assert_close(out_fast, out_ref)
+    torch.testing.assert_close(got[0].tensor, want[0].tensor)  # the emitted branch weights
+    torch.testing.assert_close(torch.autograd.grad(out_fast.sum(), x)[0], torch.autograd.grad(out_ref.sum(), x)[0])
+    if mode == "train":  # same running statistics afterwards
+        torch.testing.assert_close(fast.state_dict(), ref.state_dict())
+
+
+def test_fast_path_folds_batchnorm_only_in_eval():
+    fast, _ = _trained_like_pair()
+    x = torch.randn(2, 16, 4, 4, dtype=torch.float64)
+    calls = []
+    handle = fast.branches[0].bn.register_forward_hook(lambda *_: calls.append(1))
+    fast.eval()(x)
+    assert calls == []  # folded into the convolution
+    fast.train()(x)
+    assert calls == [1]  # batch statistics: the BN layer itself runs
+    handle.remove()

@@ -36,7 +36,6 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .. import _checks
@@ -158,11 +157,18 @@ class ECAAttention(AttentionModule):
             return self.conv(y.unsqueeze(1)).squeeze(1)  # B C -> B 1 C -> B C
         k, c = self.kernel_size, y.shape[1]
         taps = self.conv.weight.view(k)  # w^1 .. w^k
-        padded = F.pad(y, ((k - 1) // 2, (k - 1) // 2))  # B C -> B (C + k - 1)
-        # Eq. (8): sum_j w^j y_{i+j-(k+1)/2}: tap j reads the channels shifted by j
-        out = taps[0] * padded[:, :c]
-        for j in range(1, k):
-            out = torch.addcmul(out, taps[j], padded[:, j : j + c])  # B C
+        half = (k - 1) // 2
+        # Eq. (8): sum_j w^j y_{i+j-(k+1)/2}: tap j reads channel i + (j - half); zero padding means
+        # a shifted tap only touches the channels where the shifted index exists
+        out = y * taps[half]  # B C, the centre tap
+        for j in range(k):
+            shift = j - half
+            if shift == 0 or abs(shift) >= c:
+                continue
+            if shift < 0:
+                out[:, -shift:].addcmul_(y[:, : c + shift], taps[j])  # B C
+            else:
+                out[:, : c - shift].addcmul_(y[:, shift:], taps[j])  # B C
         return out
 
     def extra_repr(self) -> str:

@@ -20,6 +20,9 @@ Deviations from the paper:
   time only, which is also supported (``forward(..., H=, W=)``), and a square N is inferred.
 - With an odd ``ratio`` the paper's reduction conv (kernel ratio+1, padding ratio//2) needs
   H, W >= 2; smaller grids raise ValueError instead of a convolution error.
+- ``impl="fast"`` (default) computes the batch in slices (same arithmetic, fewer cache misses)
+  and, without the transform, uses ``F.scaled_dot_product_attention``; tested equal to
+  ``impl="reference"``, on which FLOPs are counted.
 - Init as the official code: trunc_normal(std 0.02) for Linear and Conv2d weights, zero Linear
   biases (conv biases keep PyTorch's default), LayerNorm 1/0.
 
@@ -69,8 +72,10 @@ class EMSA(AttentionModule):
         ratio: spatial reduction s of the keys and values (1: no reduction).
         apply_transform: the head-mixing conv and the instance norm (only acts when h > 1).
         dropout: dropout on the attention map (training only). Default 0.0.
-        impl: ``"fast"`` uses ``F.scaled_dot_product_attention`` where it is equivalent (no
-            transform, not capturing); ``"reference"`` always writes the equation out.
+        impl: ``"fast"`` runs the batch in slices of about ``FAST_SLICE_BYTES`` of projected
+            queries and uses ``F.scaled_dot_product_attention`` where it is equivalent (no
+            transform); not while capturing. ``"reference"`` writes the equations out on the whole
+            batch. Same result.
 
     Forward:
         ``forward(queries, keys, values, H=None, W=None)``. With ``ratio > 1`` keys and values must
@@ -100,6 +105,11 @@ class EMSA(AttentionModule):
 
     See the book: chapter "EMSA (ResT)" (book/emsa).
     """
+
+    FAST_SLICE_BYTES = 8 * 2**20
+    """Target size of one batch slice's projected queries on the fast path: a quarter of a 32 MiB
+    L3 cache. On the project's 2-core machine, at the compatibility call, slices of 8-10 MiB ran
+    about 1.15x as fast as the whole batch, slices of 4 and 16 MiB about 1.05x and 1.1x."""
 
     def __init__(
         self,
@@ -210,12 +220,27 @@ class EMSA(AttentionModule):
             k_in, v_in = keys, values
             kv_hw = (H, W) if m == n else None
 
+        if self.impl == "fast" and not self.capturing:
+            # The batch in slices: each slice's projected queries (b N h d floats) stay near
+            # FAST_SLICE_BYTES, so the big intermediates are reused from the caches (and from the
+            # allocator's free list) instead of being written out to fresh memory; the arithmetic
+            # is the same. Without the transform each slice uses the fused kernel.
+            step = max(1, self.FAST_SLICE_BYTES // (n * self.h * max(self.d_k, self.d_v) * queries.element_size()))
+            if step >= b:
+                return self._attend(queries, k_in, v_in, (H, W), kv_hw, fused=True)
+            return torch.cat([self._attend(queries[i:i + step], k_in[i:i + step], v_in[i:i + step], (H, W), kv_hw,
+                                           fused=True) for i in range(0, b, step)])  # B N C
+        return self._attend(queries, k_in, v_in, (H, W), kv_hw, fused=False)
+
+    def _attend(self, queries: Tensor, k_in: Tensor, v_in: Tensor, hw: tuple[int, int],
+                kv_hw: tuple[int, int] | None, fused: bool) -> Tensor:
+        """Project, attend to the (reduced) keys and values, concatenate the heads and project back."""
         # Eq. (emsa_project): Q = X W^Q, K = X' W^K, V = X' W^V, split into h heads
         q = rearrange(self.fc_q(queries), "B N (h d) -> B h N d", h=self.h)  # B N (h d) -> B h N d
         k = rearrange(self.fc_k(k_in), "B M (h d) -> B h M d", h=self.h)  # B M (h d) -> B h M d
         v = rearrange(self.fc_v(v_in), "B M (h d) -> B h M d", h=self.h)  # B M (h d) -> B h M d
 
-        if self.impl == "fast" and not self.transform and not self.capturing:
+        if fused and not self.transform:
             # Softmax(QK^T / sqrt(d_k)) V, fused
             out = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout.p if self.training else 0.0)
         else:
@@ -226,14 +251,14 @@ class EMSA(AttentionModule):
                 logits = self.transform_conv(logits)  # B h N M
             # Eq. (emsa_softmax): Softmax(.) over the keys
             attn = logits.softmax(dim=-1)  # B h N M
-            self._emit("heads", attn, "B h N M", "token", hw=(H, W), kv_hw=kv_hw)
+            self._emit("heads", attn, "B h N M", "token", hw=hw, kv_hw=kv_hw)
             if self.transform:
                 if attn.shape[-2] * attn.shape[-1] > 1:
                     # Eq. (emsa_in): IN(.), instance norm of each head's N x M map
                     attn = self.transform_norm(attn)  # B h N M
                 else:  # one element: x - mean(x) = 0 (InstanceNorm2d refuses a 1x1 map)
                     attn = attn - attn
-                self._emit("heads_normalized", attn, "B h N M", "token", hw=(H, W), kv_hw=kv_hw)
+                self._emit("heads_normalized", attn, "B h N M", "token", hw=hw, kv_hw=kv_hw)
             # Eq. (emsa_weighted): (.) V
             out = self.dropout(attn) @ v  # B h N M, B h M d -> B h N d
 

@@ -23,6 +23,12 @@ Deviations from the paper:
 - BatchNorm layers are :class:`attn_edu._layers.BatchNorm`, so batch 1 in training works: where a
   channel has a single value (the fuse vector z at batch 1, or a 1x1 map at batch 1) it normalises
   with the running statistics, as in eval mode.
+- Two paths, tested equal: ``impl="reference"`` writes Eqs. (1)-(6) out as above (stacks the
+  branches, sums them, weights them); ``impl="fast"`` (default) gives the same result with less
+  memory traffic: in eval mode each branch's BN is folded into its convolution's weights and
+  bias, Eq. (2) pools each branch and adds the K channel vectors (the mean is linear, so U is
+  never built), and Eq. (6) accumulates the weighted branches in place. FLOPs are counted on the
+  readable path.
 - This is the SK *convolution* (Split-Fuse-Select). In SKNet it replaces the 3x3 grouped
   convolution of a ResNeXt bottleneck; the 1x1 convolutions and the residual around it belong to
   the host.
@@ -34,6 +40,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .. import _checks
@@ -73,6 +80,8 @@ class SKAttention(AttentionModule):
         group: number of groups G of every branch convolution; must divide ``channel``. Paper
             (SKNet-50) default 32.
         L: minimal width of z. Paper default 32.
+        impl: ``"fast"`` (BN folded into the convolutions in eval mode, no stacked branches) or
+            ``"reference"`` (the equations as written); same result.
 
     Shape:
         - Input: ``(B, C, H, W)``, any H, W >= 1
@@ -105,6 +114,7 @@ class SKAttention(AttentionModule):
         reduction: int = 16,
         group: int = 32,
         L: int = 32,
+        impl: str = "fast",
     ) -> None:
         super().__init__()
         name = type(self).__name__
@@ -118,6 +128,7 @@ class SKAttention(AttentionModule):
         self.group = _checks.check_int(name, "group", group)
         _checks.check_divides(name, "group", group, "channel", channel)
         self.L = _checks.check_int(name, "L", L)
+        self.impl = _checks.check_choice(name, "impl", impl, _checks.IMPLS)
         # Eq. (4): d = max(C/r, L)
         self.d = max(channel // reduction, L)
 
@@ -136,23 +147,58 @@ class SKAttention(AttentionModule):
 
     def forward(self, x: Tensor) -> Tensor:
         _checks.expect_shape(type(self).__name__, "x", x, "B C H W", C=self.channel)
+        if self.impl == "fast":
+            return self._forward_fast(x)
         # Split: U_k = delta(B(Conv_k(X)))
         u_k = torch.stack([branch(x) for branch in self.branches], dim=1)  # B C H W -> B K C H W
         # Eq. (1): U = sum_k U_k
         u = u_k.sum(dim=1)  # B K C H W -> B C H W
         # Eq. (2): s_c = 1/(H W) sum_{i,j} U_c(i, j)
         s = u.mean(dim=(2, 3))  # B C H W -> B C
+        a = self._select(s)  # B K C
+        # Eq. (6): V_c = sum_k a_{k,c} U_{k,c}
+        return (u_k * a[:, :, :, None, None]).sum(dim=1)  # B K C H W -> B C H W
+
+    def _select(self, s: Tensor) -> Tensor:
+        """Eqs. (3) and (5): the branch weights a (``B K C``) from the pooled channels s (``B C``)."""
         # Eq. (3): z = delta(B(W s))
         z = torch.relu(self.fc_bn(self.fc(s)))  # B C -> B d
         logits = torch.stack([a_k(z) for a_k in self.fcs], dim=1)  # B d -> B K C
         # Eq. (5): a_{k,c} = exp(A_{k,c} z) / sum_k' exp(A_{k',c} z)
         a = torch.softmax(logits, dim=1)  # B K C
         self._emit("branch", a, "B K C", "branch")
-        # Eq. (6): V_c = sum_k a_{k,c} U_{k,c}
-        return (u_k * a[:, :, :, None, None]).sum(dim=1)  # B K C H W -> B C H W
+        return a
+
+    def _forward_fast(self, x: Tensor) -> Tensor:
+        """Eqs. (1)-(6) without the stacked ``B K C H W`` tensor; BN folded into the convolutions in eval."""
+        u_k = [self._branch_fast(branch, x) for branch in self.branches]  # K x (B C H W)
+        # Eqs. (1), (2): mean(sum_k U_k) = sum_k mean(U_k)
+        s = u_k[0].mean(dim=(2, 3))  # B C H W -> B C
+        for u in u_k[1:]:
+            s = s + u.mean(dim=(2, 3))
+        a = self._select(s)  # B K C
+        # Eq. (6), accumulated in place
+        out = u_k[0] * a[:, 0, :, None, None]  # B C H W
+        for k in range(1, len(u_k)):
+            out.addcmul_(u_k[k], a[:, k, :, None, None])  # B C H W
+        return out
+
+    def _branch_fast(self, branch: nn.Module, x: Tensor) -> Tensor:
+        """delta(B(Conv_k(X))); in eval B is an affine map per channel, folded into the conv."""
+        conv, bn = branch.conv, branch.bn
+        if self.training or not bn.track_running_stats or bn.running_var is None:
+            return branch(x)
+        # B(y) = gamma (y - mu) / sqrt(var + eps) + beta = scale y + shift, and y = Conv(x) is linear
+        scale = torch.rsqrt(bn.running_var + bn.eps)
+        scale = scale if bn.weight is None else bn.weight * scale
+        shift = -bn.running_mean * scale
+        shift = shift if bn.bias is None else bn.bias + shift
+        weight = conv.weight * scale[:, None, None, None]
+        y = F.conv2d(x, weight, shift, conv.stride, conv.padding, conv.dilation, conv.groups)
+        return y.relu_()
 
     def extra_repr(self) -> str:
-        return f"channel={self.channel}, kernels={self.kernels}, group={self.group}, d={self.d}"
+        return f"channel={self.channel}, kernels={self.kernels}, group={self.group}, d={self.d}, impl={self.impl!r}"
 
     def num_params_formula(self) -> int:
         c, g, d, k = self.channel, self.group, self.d, len(self.kernels)
