@@ -503,8 +503,8 @@ def peer_paths(mechanisms: dict[str, dict], settings: Settings = FULL, log: Log 
     """The readable against the fast path of every module that has both, at its compatibility call.
 
     Read from the records of :func:`bench_compat` (timed interleaved there). EMSA's compatibility
-    call has ``apply_transform=True``, where the fused kernel does not apply (its fast path only
-    slices the batch), so EMSA is also timed with ``apply_transform=False`` on the same input (unless
+    call has ``apply_transform=True``, where the fused kernel does not apply (its fast path is
+    plain PyTorch in a cheaper order), so EMSA is also timed with ``apply_transform=False`` on the same input (unless
     ``emsa_without_transform`` is false).
     """
     out = {}
@@ -525,8 +525,8 @@ def peer_paths(mechanisms: dict[str, dict], settings: Settings = FULL, log: Log 
         out["emsa (apply_transform=False)"] = _path_record(
             t["fast"].median_ms, t["reference"].median_ms, *peaks, call, list(x.shape))
     if "emsa" in out:
-        out["emsa"]["note"] = ("apply_transform=True: the fused kernel does not apply; the fast path computes "
-                               "the batch in slices")
+        out["emsa"]["note"] = ("apply_transform=True: the fused kernel does not apply; the fast path copies no "
+                               "heads and computes the batch in slices")
     for k, v in out.items():
         log(f"paths {k}: readable {v['reference_ms']:.2f} ms, fast {v['fast_ms']:.2f} ms (x{v['speedup']:.2f})")
     return out

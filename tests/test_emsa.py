@@ -98,10 +98,11 @@ def test_reference_equals_fast_without_transform(ratio, hw):
 
 @pytest.mark.parametrize("transform", [True, False])
 @pytest.mark.parametrize("slice_bytes", [1, 3000, EMSA.FAST_SLICE_BYTES])  # slices of 1, 2 (and 1), the whole batch
-def test_fast_path_slices_the_batch_and_equals_the_reference(transform, slice_bytes):
+@pytest.mark.parametrize("widths", [(None, None), (3, 5)])  # d_k = d_v = C / h, and other head widths
+def test_fast_path_slices_the_batch_and_equals_the_reference(transform, slice_bytes, widths):
     torch.manual_seed(0)
-    emsa = EMSA(d_model=C, h=4, ratio=2, apply_transform=transform).train()
-    emsa.FAST_SLICE_BYTES = slice_bytes  # per sample: N h d 4 bytes = 20*4*4*4 = 1280
+    emsa = EMSA(d_model=C, d_k=widths[0], d_v=widths[1], h=4, ratio=2, apply_transform=transform).train()
+    emsa.FAST_SLICE_BYTES = slice_bytes  # per sample: N h max(d_k, d_v) 4 bytes = 20*4*{4,5}*4 = 1280, 1600
     results = []
     for impl in ("reference", "fast"):
         emsa.impl = impl
