@@ -109,9 +109,8 @@ class EMSA(AttentionModule):
 
     FAST_SLICE_BYTES = 8 * 2**20
     """Target size of one batch slice's projected queries on the fast path: a quarter of a 32 MiB
-    L3 cache. At the compatibility call on the project's 2-core machine, 8 MiB slices cut the
-    fast path's peak memory from 98 to 22 MiB against the whole batch in one piece, and its time
-    by 0-15% depending on the run (4 MiB slices were slower, 16 MiB about the same)."""
+    L3 cache. Slicing keeps the arithmetic and lowers the peak memory; the cost chapter measures
+    both paths' time and peak memory at the compatibility call."""
 
     def __init__(
         self,
