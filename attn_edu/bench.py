@@ -37,18 +37,22 @@ JSON layout (``main(...)`` returns the same dict)::
      "mechanisms": {name: {"call", "input", "kind", "bound", "params", "params_formula", "flops",
                            "flops_formula", "fwd_ms", "fwd_iqr_ms", "fwdbwd_ms", "fwdbwd_iqr_ms",
                            "peak_mib", "gflops", "ratio": {"gemm", "conv3x3", "floor"},
-                           "paired_limit": {"limit", "ms", "iqr_ms", "flops", "gflops", "ratio"},
+                           "paired_limit": {"limit", "ms", "iqr_ms", "flops", "gflops", "ratio",
+                                            "rounds_ms": {"mechanism", "limit"}, "round_ratio_q1",
+                                            "round_ratio_q3"},
                            "paired_also": {"kernel", "ms", "iqr_ms", "flops", "of_limit"} (SK),
-                           "target": {..., "measured", "against", "met"},
+                           "target": {..., "measured", "against", "met", "rounds", "rounds_met"},
                            "reference": {...} (modules with a fast path)}},
      "peers": {"mha": {...}, "paths": {name: {...}}},
      "sweeps": {"tokens": {...}, "channels": {...}, "large_tokens": {...}, "linear_tokens": {...}},
-     "targets": [{"what", "measured", "target", "met"}, ...]}
+     "targets": [{"what", "measured", "target", "met", "rounds_met" (paired ones)}, ...]}
 
 ``ratio.gemm`` and ``ratio.conv3x3`` are the achieved GFLOP/s over the limit's (a fraction,
 higher is better); ``ratio.floor`` is the forward time over the broadcast multiply's (a
 multiple, lower is better). ``paired_limit.ratio`` is the same quantity for the bounding kernel
-timed beside the mechanism.
+timed beside the mechanism: the ratio of the two medians. ``rounds_ms`` keeps both times of every
+round; the quartiles of the per-round ratio and the share of rounds that meet the target
+(``target.rounds_met``) say how firmly one run decides a target that lies near the measured value.
 """
 
 from __future__ import annotations
@@ -159,7 +163,7 @@ def stderr_progress() -> Log:
 
 def _timing(samples: list[float]) -> Timing:
     q1, med, q3 = np.percentile(samples, [25, 50, 75])
-    return Timing(float(med), float(q1), float(q3), len(samples))
+    return Timing(float(med), float(q1), float(q3), len(samples), tuple(samples))
 
 
 def time_interleaved(fns: dict[str, Callable[[], object]], *, warmup: int = 1, repeats: int = 5,
@@ -175,6 +179,9 @@ def time_interleaved(fns: dict[str, Callable[[], object]], *, warmup: int = 1, r
     candidates evicted) followed by enough timed calls to last ``block_s``, and the sample is their
     mean. Short and long candidates are then both timed in their steady state, as they run inside
     a network, instead of the short ones paying a cold cache on every call.
+
+    Every candidate gets one sample per round, so ``samples_ms[r]`` of two candidates were timed in
+    the same round r, a fraction of a second apart.
     """
     names = list(fns)
     for _ in range(warmup):
@@ -407,7 +414,8 @@ def bench_compat(name: str, settings: Settings = FULL, log: Log = _quiet) -> dic
         rec.update(fwdbwd_ms=None, fwdbwd_iqr_ms=None, fwdbwd_repeats=0)
     if settings.paired_limit:
         tl = t["limit"]
-        rec["paired_limit"] = {"limit": BOUND[name], "ms": tl.median_ms, "iqr_ms": tl.iqr_ms, "flops": limit_flops}
+        rec["paired_limit"] = {"limit": BOUND[name], "ms": tl.median_ms, "iqr_ms": tl.iqr_ms, "flops": limit_flops,
+                               "rounds_ms": {"mechanism": list(t["default"].samples_ms), "limit": list(tl.samples_ms)}}
         if name in ALSO_PAIRED:
             kernel = ALSO_PAIRED[name]
             rec["paired_also"] = {"kernel": kernel, "ms": t["also"].median_ms, "iqr_ms": t["also"].iqr_ms,
@@ -443,12 +451,16 @@ def add_ratios(rec: dict, limits: dict) -> dict:
     if rec.get("fwdbwd_ms"):
         rec["fwdbwd_over_fwd"] = rec["fwdbwd_ms"] / rec["fwd_ms"]
     paired = rec.get("paired_limit")
+    rounds = None
     if paired:
         if paired["limit"] == "floor":
             paired["ratio"] = rec["fwd_ms"] / paired["ms"]
         else:
             paired["gflops"] = paired["flops"] / paired["ms"] / 1e6
             paired["ratio"] = rec["gflops"] / paired["gflops"]
+        if paired.get("rounds_ms"):  # the same ratio in each round: how much it moves within the run
+            rounds = _round_ratios(paired, rec["flops"])
+            paired["round_ratio_q1"], paired["round_ratio_q3"] = (float(q) for q in np.percentile(rounds, [25, 75]))
             also = rec.get("paired_also")
             if also:  # the reference kernel's rate as a fraction of the limit's, both timed beside the mechanism
                 also["of_limit"] = also["flops"] / also["ms"] / 1e6 / paired["gflops"]
@@ -459,8 +471,23 @@ def add_ratios(rec: dict, limits: dict) -> dict:
         else:
             measured, tgt["against"] = rec["ratio"][tgt["limit"]], "best"
         tgt["measured"] = measured
-        tgt["met"] = bool(measured >= tgt["value"] if tgt["op"] == ">=" else measured <= tgt["value"])
+        tgt["met"] = bool(_meets(measured, tgt["op"], tgt["value"]))
+        if rounds is not None and tgt["against"] == "paired":
+            tgt["rounds"] = len(rounds)
+            tgt["rounds_met"] = float(np.mean(_meets(rounds, tgt["op"], tgt["value"])))
     return rec
+
+
+def _round_ratios(paired: dict, flops: int) -> np.ndarray:
+    """``paired_limit.ratio`` computed round by round from ``rounds_ms``."""
+    mech, limit = (np.asarray(paired["rounds_ms"][k]) for k in ("mechanism", "limit"))
+    if paired["limit"] == "floor":
+        return mech / limit  # a multiple of the floor's time
+    return (flops / mech) / (paired["flops"] / limit)  # a fraction of the limit's GFLOP/s
+
+
+def _meets(measured, op: str, value: float):
+    return measured >= value if op == ">=" else measured <= value
 
 
 # --- peers ------------------------------------------------------------------------------------
@@ -645,6 +672,8 @@ def check_targets(result: dict) -> list[dict]:
             against = " (timed in the same rounds)" if tgt.get("against") == "paired" else ""
             out.append({"what": f"{name} at its compatibility call, {unit}{against}", "measured": tgt["measured"],
                         "target": f"{tgt['op']} {tgt['value']}", "met": tgt["met"]})
+            if "rounds_met" in tgt:
+                out[-1]["rounds_met"], out[-1]["rounds"] = tgt["rounds_met"], tgt["rounds"]
             also = rec.get("paired_also")
             if also:
                 out[-1]["note"] = (f"{also['kernel']} alone, timed beside it: {also['of_limit']:.0%} of the "
@@ -756,6 +785,8 @@ def table(result: dict) -> str:
     lines += ["", "targets:"]
     for t in result["targets"]:
         note = f"; {t['note']}" if t.get("note") else ""
+        if "rounds_met" in t:
+            note += f"; met in {t['rounds_met']:.0%} of {t['rounds']} rounds"
         lines.append(f"  [{'met' if t['met'] else 'NOT met'}] {t['what']}: {t['measured']:.3g} (target {t['target']}{note})")
     lines.append(f"\n{result['elapsed_s']:.1f} s")
     return "\n".join(lines)

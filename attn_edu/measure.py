@@ -11,7 +11,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -26,6 +26,7 @@ class Timing:
     q1_ms: float
     q3_ms: float
     repeats: int
+    samples_ms: tuple[float, ...] = field(default=(), repr=False, compare=False)  # in the order timed
 
     @property
     def iqr_ms(self) -> float:
@@ -46,7 +47,7 @@ def time_call(fn: Callable[[], object], *, warmup: int = 2, repeats: int = 7, mi
         fn()
         samples.append((time.perf_counter_ns() - t0) / 1e6)
     q1, med, q3 = np.percentile(samples, [25, 50, 75])
-    return Timing(float(med), float(q1), float(q3), len(samples))
+    return Timing(float(med), float(q1), float(q3), len(samples), tuple(samples))
 
 
 @contextlib.contextmanager

@@ -101,10 +101,16 @@ def test_bounding_kernel_timed_beside_each_mechanism(result, name):
         assert also["of_limit"] == pytest.approx(also["flops"] / also["ms"] / (paired["flops"] / paired["ms"]))
     else:
         assert "paired_also" not in rec
+    # both times of every round are kept: the median ratio is framed by the quartiles of the per-round one
+    rounds = paired["rounds_ms"]
+    assert len(rounds["mechanism"]) == len(rounds["limit"]) == rec["fwd_repeats"]
+    assert all(positive(v) for v in rounds["mechanism"] + rounds["limit"])
+    assert paired["round_ratio_q1"] <= paired["round_ratio_q3"]
     if rec.get("target"):  # judged on the paired ratio
         tgt = rec["target"]
         assert tgt["against"] == "paired" and tgt["measured"] == paired["ratio"]
         assert tgt["met"] == (tgt["measured"] >= tgt["value"] if tgt["op"] == ">=" else tgt["measured"] <= tgt["value"])
+        assert tgt["rounds"] == rec["fwd_repeats"] and 0.0 <= tgt["rounds_met"] <= 1.0
 
 
 def test_fast_and_readable_paths_both_timed(result):
@@ -161,6 +167,36 @@ def test_short_candidates_are_timed_in_blocks_after_a_lead_call():
     assert calls.count("fast") > 1 + 3 * 10
     assert t["slow"].median_ms >= 4.0 > 100 * t["fast"].median_ms
     assert t["fast"].repeats == t["slow"].repeats == 3
+
+
+def test_targets_are_also_judged_round_by_round():
+    """Per-round ratios pair each round's mechanism time with the limit's time from the same round."""
+    limits = {"gemm_gflops": 100.0, "conv3x3_gflops": 200.0, "floor_ms": 0.1}
+    gate = {"flops": 10, "fwd_ms": 0.4, "target": {"limit": "floor", "op": "<=", "value": 4.0},
+            "paired_limit": {"limit": "floor", "ms": 0.1, "flops": 0,
+                             "rounds_ms": {"mechanism": [0.3, 0.4, 0.5, 0.6], "limit": [0.1, 0.1, 0.2, 0.1]}}}
+    bench.add_ratios(gate, limits)
+    # per round: 3.0, 4.0, 2.5, 6.0 times the floor; three of the four meet <= 4
+    assert gate["target"]["rounds_met"] == 0.75 and gate["target"]["rounds"] == 4
+    assert gate["paired_limit"]["round_ratio_q1"] == pytest.approx(2.875)
+    assert gate["paired_limit"]["round_ratio_q3"] == pytest.approx(4.5)
+    gemm = {"flops": 2e6, "fwd_ms": 2.0, "target": {"limit": "gemm", "op": ">=", "value": 0.75},
+            "paired_limit": {"limit": "gemm", "ms": 1.0, "flops": 1e6,
+                             "rounds_ms": {"mechanism": [2.0, 4.0], "limit": [1.0, 1.0]}}}
+    bench.add_ratios(gemm, limits)
+    # per round: (2e6 / 2.0) / (1e6 / 1.0) = 1.0 and 0.5 of the GEMM's rate
+    assert gemm["paired_limit"]["ratio"] == 1.0 and gemm["target"]["met"]
+    assert gemm["target"]["rounds_met"] == 0.5
+    listed = bench.check_targets({"mechanisms": {"se": gate}, "peers": {}, "sweeps": {}})
+    assert listed[0]["rounds_met"] == 0.75 and listed[0]["rounds"] == 4
+
+
+def test_timings_keep_their_samples_in_round_order():
+    naps = iter([0.002, 0.006, 0.010])  # round r sleeps longer than round r - 1
+    t = bench.time_interleaved({"a": lambda: time.sleep(next(naps)), "b": lambda: None}, warmup=0, repeats=3)
+    a = t["a"].samples_ms
+    assert len(a) == len(t["b"].samples_ms) == 3
+    assert a[0] < a[1] < a[2] and a[0] >= 2.0
 
 
 def test_best_limits_are_conservative():
