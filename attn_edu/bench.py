@@ -25,6 +25,13 @@ The OpenMP thread policy is left as the caller sets it and recorded (``machine.o
 the default (spinning threads) is fastest on a quiet machine; on a busy one, run with
 ``OMP_WAIT_POLICY=PASSIVE`` (set before torch is imported), which lets idle threads sleep.
 
+The memory allocator is also left as the caller sets it, and its settings are recorded
+(``machine.allocator_env``). With glibc's defaults, a large tensor freed at the end of a call goes
+back to the kernel and the next call takes it again, paying a page fault for every 4 KiB page it
+touches; the timings count them (``fwd_faults_per_call``). :data:`KEEP_MEMORY_ENV` tells glibc to
+keep freed memory instead, and :func:`compat_in_child` times mechanisms in a fresh process with
+such settings (they are read when a process starts).
+
 Timings interleave the candidates round-robin (a noisy neighbour slows all of them alike) and
 report the median and the interquartile range. The machine is shared: compare ratios measured in
 the same run, not milliseconds across runs.
@@ -35,8 +42,8 @@ JSON layout (``main(...)`` returns the same dict)::
                  "limits_start", "limits_end", "cpu_pressure_start", "cpu_pressure_end"},
      "settings": {...}, "elapsed_s",
      "mechanisms": {name: {"call", "input", "kind", "bound", "params", "params_formula", "flops",
-                           "flops_formula", "fwd_ms", "fwd_iqr_ms", "fwdbwd_ms", "fwdbwd_iqr_ms",
-                           "peak_mib", "gflops", "ratio": {"gemm", "conv3x3", "floor"},
+                           "flops_formula", "fwd_ms", "fwd_iqr_ms", "fwd_faults_per_call", "fwdbwd_ms",
+                           "fwdbwd_iqr_ms", "peak_mib", "gflops", "ratio": {"gemm", "conv3x3", "floor"},
                            "paired_limit": {"limit", "ms", "iqr_ms", "flops", "gflops", "ratio",
                                             "rounds_ms": {"mechanism", "limit"}, "round_ratio_q1",
                                             "round_ratio_q3"},
@@ -63,10 +70,11 @@ import functools
 import json
 import math
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +85,11 @@ from torch import Tensor, nn
 from .measure import Timing, count_flops, loglog_slope, peak_memory_bytes
 from .mechanisms import EMSA, ScaledDotProductAttention
 from .registry import MECHANISMS, Mechanism, get
+
+try:
+    import resource
+except ImportError:  # Windows: page faults are not counted
+    resource = None
 
 THREADS = 2
 MIB = 2**20
@@ -102,6 +115,9 @@ ALSO_PAIRED = {"sk": "grouped_conv3x3"}
 MHA_TARGET = 1.05  # our self-attention's latency over nn.MultiheadAttention's
 SLOPE_TARGETS = {"self_attention (reference)": 2.0, "external_attention": 1.0}
 SLOPE_TOLERANCE = 0.3
+# glibc's malloc, told to serve large blocks from its heap (not fresh mappings) and never to give
+# freed memory back to the kernel; read at process start-up (see compat_in_child)
+KEEP_MEMORY_ENV = {"GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=4294967296"}
 
 
 @dataclass(frozen=True)
@@ -161,9 +177,14 @@ def stderr_progress() -> Log:
 # --- timing ------------------------------------------------------------------------------------
 
 
-def _timing(samples: list[float]) -> Timing:
+def _timing(samples: list[float], faults_per_call: float | None = None) -> Timing:
     q1, med, q3 = np.percentile(samples, [25, 50, 75])
-    return Timing(float(med), float(q1), float(q3), len(samples), tuple(samples))
+    return Timing(float(med), float(q1), float(q3), len(samples), tuple(samples), faults_per_call)
+
+
+def _minor_faults() -> int | None:
+    """Minor page faults of this process so far (every thread): a fresh page the kernel had to map."""
+    return None if resource is None else resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 def time_interleaved(fns: dict[str, Callable[[], object]], *, warmup: int = 1, repeats: int = 5,
@@ -181,7 +202,9 @@ def time_interleaved(fns: dict[str, Callable[[], object]], *, warmup: int = 1, r
     a network, instead of the short ones paying a cold cache on every call.
 
     Every candidate gets one sample per round, so ``samples_ms[r]`` of two candidates were timed in
-    the same round r, a fraction of a second apart.
+    the same round r, a fraction of a second apart. ``faults_per_call`` counts the minor page faults
+    of the timed calls: memory the allocator took fresh from the kernel, which costs time on first
+    touch (the kernel maps and zeroes each 4 KiB page).
     """
     names = list(fns)
     for _ in range(warmup):
@@ -197,6 +220,7 @@ def time_interleaved(fns: dict[str, Callable[[], object]], *, warmup: int = 1, r
             if once < block_s:
                 lead[k], calls[k] = 1, max(1, math.ceil(block_s / max(once, 1e-7)))
     samples: dict[str, list[float]] = {k: [] for k in names}
+    faults = dict.fromkeys(names, 0)
     start = time.perf_counter()
     r = 0
     while r < repeats or time.perf_counter() - start < min_time_s:
@@ -205,12 +229,16 @@ def time_interleaved(fns: dict[str, Callable[[], object]], *, warmup: int = 1, r
             fn = fns[k]
             for _ in range(lead[k]):
                 fn()
+            f0 = _minor_faults()
             t0 = time.perf_counter_ns()
             for _ in range(calls[k]):
                 fn()
             samples[k].append((time.perf_counter_ns() - t0) / 1e6 / calls[k])
+            if f0 is not None:
+                faults[k] += _minor_faults() - f0
         r += 1
-    return {k: _timing(s) for k, s in samples.items()}
+    counted = resource is not None
+    return {k: _timing(s, faults[k] / (len(s) * calls[k]) if counted else None) for k, s in samples.items()}
 
 
 def _cpu_pressure() -> float | None:
@@ -402,7 +430,7 @@ def bench_compat(name: str, settings: Settings = FULL, log: Log = _quiet) -> dic
         "impl": impl, "params": params, "params_formula": module.num_params_formula(),
         "flops": flops, "flops_formula": flops_formula, "flops_match": flops == flops_formula,
         "fwd_ms": t["default"].median_ms, "fwd_iqr_ms": t["default"].iqr_ms, "fwd_repeats": t["default"].repeats,
-        "peak_mib": peak,
+        "fwd_faults_per_call": t["default"].faults_per_call, "peak_mib": peak,
     }
     if settings.fwdbwd:
         module.train()
@@ -414,8 +442,11 @@ def bench_compat(name: str, settings: Settings = FULL, log: Log = _quiet) -> dic
         rec.update(fwdbwd_ms=None, fwdbwd_iqr_ms=None, fwdbwd_repeats=0)
     if settings.paired_limit:
         tl = t["limit"]
-        rec["paired_limit"] = {"limit": BOUND[name], "ms": tl.median_ms, "iqr_ms": tl.iqr_ms, "flops": limit_flops,
-                               "rounds_ms": {"mechanism": list(t["default"].samples_ms), "limit": list(tl.samples_ms)}}
+        rec["paired_limit"] = {
+            "limit": BOUND[name], "ms": tl.median_ms, "iqr_ms": tl.iqr_ms, "flops": limit_flops,
+            "faults_per_call": tl.faults_per_call,
+            "rounds_ms": {"mechanism": list(t["default"].samples_ms), "limit": list(tl.samples_ms)},
+        }
         if name in ALSO_PAIRED:
             kernel = ALSO_PAIRED[name]
             rec["paired_also"] = {"kernel": kernel, "ms": t["also"].median_ms, "iqr_ms": t["also"].iqr_ms,
@@ -423,7 +454,7 @@ def bench_compat(name: str, settings: Settings = FULL, log: Log = _quiet) -> dic
     if impl is not None:
         tr = t["reference"]
         rec["reference"] = {"fwd_ms": tr.median_ms, "fwd_iqr_ms": tr.iqr_ms, "fwd_repeats": tr.repeats,
-                            "peak_mib": peak_ref}
+                            "fwd_faults_per_call": tr.faults_per_call, "peak_mib": peak_ref}
     rec["cpu_pressure"] = _cpu_pressure()
     rec["target"] = _target(name)
     fb = f", fwd+bwd {rec['fwdbwd_ms']:.2f} ms" if rec["fwdbwd_ms"] is not None else ""
@@ -607,8 +638,8 @@ def sweep(sides: tuple[int, ...], channels: tuple[int, ...], batch: int = 1,
     """
     candidates = default_candidates() if candidates is None else candidates
     points = [(s, c) for s in sides for c in channels]
-    res = {label: {"mechanism": name, "impl": impl, "ms": [], "iqr_ms": [], "peak_mib": [], "flops": []}
-           for label, name, impl in candidates}
+    res = {label: {"mechanism": name, "impl": impl, "ms": [], "iqr_ms": [], "faults_per_call": [], "peak_mib": [],
+                   "flops": []} for label, name, impl in candidates}
     for s, c in points:
         xm = torch.randn(batch, c, s, s, generator=torch.Generator().manual_seed(s * 1000 + c))
         fns, built = {}, {}
@@ -626,6 +657,7 @@ def sweep(sides: tuple[int, ...], channels: tuple[int, ...], batch: int = 1,
         for label in built:
             res[label]["ms"].append(t[label].median_ms)
             res[label]["iqr_ms"].append(t[label].iqr_ms)
+            res[label]["faults_per_call"].append(t[label].faults_per_call)
         log(f"sweep {x}: {s}x{s}, C={c}, B={batch}: " + ", ".join(
             f"{lab} {t[lab].median_ms:.2f}" for lab in list(t)[:4]) + (" ... ms" if len(t) > 4 else " ms"))
     xs = [s * s for s, _ in points] if x == "tokens" else [c for _, c in points]
@@ -657,6 +689,35 @@ def large_tokens(n_tokens: int, d_model: int = 64, heads: int = 4, settings: Set
     log(f"large: self-attention (fast) on {n_tokens} tokens: {rec['fwd_ms']:.0f} ms, {rec['peak_mib']:.1f} MiB "
         f"(the readable path's weights alone: {rec['reference_weights_mib']:.0f} MiB)")
     return rec
+
+
+# --- the allocator ----------------------------------------------------------------------------
+
+
+def allocator_env() -> dict[str, str]:
+    """This process's settings of glibc's allocator (``GLIBC_TUNABLES``, ``MALLOC_*``)."""
+    return {k: v for k, v in os.environ.items() if k == "GLIBC_TUNABLES" or k.startswith("MALLOC_")}
+
+
+def compat_in_child(names: list[str], env: dict[str, str], settings: Settings = BOOK,
+                    timeout_s: float = 600) -> dict:
+    """:func:`bench_compat` of ``names`` (forward only) in a fresh Python process with ``env`` added
+    to its environment, for settings a process reads only when it starts, such as
+    :data:`KEEP_MEMORY_ENV`. Returns ``{"allocator_env", "mechanisms"}``; the records have no
+    ratios yet (:func:`add_ratios`)."""
+    code = ("import json, sys; from attn_edu import bench; "
+            "print(json.dumps(bench._compat_here(json.loads(sys.argv[1]), json.loads(sys.argv[2]))))")
+    args = [sys.executable, "-c", code, json.dumps(names), json.dumps(asdict(replace(settings, fwdbwd=False)))]
+    proc = subprocess.run(args, env={**os.environ, **env}, capture_output=True, text=True, timeout=timeout_s)
+    if proc.returncode != 0:
+        raise RuntimeError(f"compat_in_child: the child process failed:\n{proc.stderr[-2000:]}")
+    return json.loads(proc.stdout)
+
+
+def _compat_here(names: list[str], settings: dict) -> dict:
+    torch.set_num_threads(THREADS)
+    s = Settings(**{k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()})
+    return {"allocator_env": allocator_env(), "mechanisms": {name: bench_compat(name, s) for name in names}}
 
 
 # --- targets and the whole run ----------------------------------------------------------------
@@ -734,7 +795,7 @@ def run(settings: Settings = FULL, log: Log = _quiet, names: list[str] | None = 
         add_ratios(rec, limits)
     machine = {**limits, "limits_start": limits_start, "limits_end": limits_end,
                "torch": torch.__version__, "threads": torch.get_num_threads(),
-               "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+               "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"), "allocator_env": allocator_env(),
                "cpu_pressure_start": pressure_start, "cpu_pressure_end": _cpu_pressure()}
     result = {"machine": machine, "settings": asdict(settings), "mechanisms": mechanisms, "peers": peers,
               "sweeps": sweeps}
@@ -758,8 +819,9 @@ def table(result: dict) -> str:
         f"x * gate {m['floor_ms']:.3f} ms (on {tuple(m['floor_input'])})",
         "",
         "paired: the ratio to the bounding kernel timed in the same rounds as the mechanism (judges the target)",
+        "faults: minor page faults per forward call (memory taken fresh from the kernel, paid for on first touch)",
         f"{'mechanism':20s} {'params':>10s} {'MFLOP':>9s} {'fwd ms':>9s} {'IQR':>7s} {'fwd+bwd':>9s} {'MiB':>7s} "
-        f"{'GFLOP/s':>8s} {'of GEMM':>8s} {'of conv':>8s} {'x floor':>8s} {'paired':>8s}  target",
+        f"{'faults':>7s} {'GFLOP/s':>8s} {'of GEMM':>8s} {'of conv':>8s} {'x floor':>8s} {'paired':>8s}  target",
     ]
     for name, r in result["mechanisms"].items():
         tgt = r.get("target")
@@ -768,7 +830,8 @@ def table(result: dict) -> str:
         paired = "-" if paired is None else f"{paired:.1f}" if r["bound"] == "floor" else f"{paired:.1%}"
         lines.append(
             f"{name:20s} {r['params']:>10,d} {r['flops'] / 1e6:>9.1f} {r['fwd_ms']:>9.3f} {r['fwd_iqr_ms']:>7.3f} "
-            f"{_fmt(r['fwdbwd_ms'], '9.2f'):>9s} {r['peak_mib']:>7.1f} {r['gflops']:>8.1f} {r['ratio']['gemm']:>8.1%} "
+            f"{_fmt(r['fwdbwd_ms'], '9.2f'):>9s} {r['peak_mib']:>7.1f} {_fmt(r['fwd_faults_per_call'], '7.0f'):>7s} "
+            f"{r['gflops']:>8.1f} {r['ratio']['gemm']:>8.1%} "
             f"{r['ratio']['conv3x3']:>8.1%} {r['ratio']['floor']:>8.1f} {paired:>8s}  {t}")
     mha = result["peers"]["mha"]
     lines += ["", f"nn.MultiheadAttention {mha['mha_ms']:.2f} ms, ours (fast) {mha['ours_ms']:.2f} ms "

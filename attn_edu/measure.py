@@ -27,6 +27,7 @@ class Timing:
     q3_ms: float
     repeats: int
     samples_ms: tuple[float, ...] = field(default=(), repr=False, compare=False)  # in the order timed
+    faults_per_call: float | None = field(default=None, compare=False)  # minor page faults; None: not counted
 
     @property
     def iqr_ms(self) -> float:

@@ -47,6 +47,7 @@ def test_machine_limits_measured(result):
     assert m["threads"] == bench.THREADS
     assert m["torch"]
     assert "omp_wait_policy" in m  # recorded: it changes small operators' times (see bench's docstring)
+    assert m["allocator_env"] == bench.allocator_env()  # likewise: glibc's settings change large calls' times
     assert m["limits_start"]["gemm_flops"] == 2 * bench.GEMM_N**3
 
 
@@ -79,6 +80,8 @@ def test_times_memory_and_ratios_computed(result, name):
     assert rec["ratio"]["conv3x3"] == pytest.approx(rec["gflops"] / m["conv3x3_gflops"])
     assert rec["ratio"]["floor"] == pytest.approx(rec["fwd_ms"] / m["floor_ms"])
     assert rec["bound"] in rec["ratio"]
+    faults = rec["fwd_faults_per_call"]  # counted wherever the resource module exists (Linux CI: yes)
+    assert faults is None if bench.resource is None else (isinstance(faults, float) and faults >= 0)
     if name in bench.TARGETS:
         assert rec["target"]["limit"] == bench.TARGETS[name][0]
         assert isinstance(rec["target"]["met"], bool)
@@ -137,6 +140,7 @@ def test_sweeps_cover_all_ten_with_slopes(result):
         assert mechs == set(MECHANISMS), key
         for label, c in sw["candidates"].items():
             assert len(c["ms"]) == len(sw["values"]) and all(positive(v) for v in c["ms"]), label
+            assert len(c["faults_per_call"]) == len(sw["values"]), label
             assert math.isfinite(c["slope_ms"]), label
     tokens = result["sweeps"]["tokens"]
     assert tokens["values"] == [s * s for s in bench.QUICK.sizes]
@@ -197,6 +201,30 @@ def test_timings_keep_their_samples_in_round_order():
     a = t["a"].samples_ms
     assert len(a) == len(t["b"].samples_ms) == 3
     assert a[0] < a[1] < a[2] and a[0] >= 2.0
+
+
+@pytest.mark.skipif(bench.resource is None, reason="page faults are counted where the resource module exists")
+def test_page_faults_per_call_are_counted():
+    import mmap
+
+    def fresh_pages():  # 4 MiB of anonymous memory, written once: 1024 pages the kernel must map
+        with mmap.mmap(-1, 4 * 2**20) as m:
+            for i in range(0, len(m), mmap.PAGESIZE):
+                m[i] = 1
+
+    t = bench.time_interleaved({"fresh": fresh_pages, "idle": lambda: None}, warmup=1, repeats=3)
+    assert t["fresh"].faults_per_call >= 4 * 2**20 // mmap.PAGESIZE
+    assert t["idle"].faults_per_call < 1
+
+
+def test_a_child_process_runs_with_the_allocator_settings_given():
+    child = bench.compat_in_child(["se"], bench.KEEP_MEMORY_ENV, bench.QUICK)
+    assert child["allocator_env"]["GLIBC_TUNABLES"] == bench.KEEP_MEMORY_ENV["GLIBC_TUNABLES"]
+    rec = child["mechanisms"]["se"]
+    assert rec["call"] == MECHANISMS["se"].compat_call and positive(rec["fwd_ms"])
+    assert rec["fwdbwd_ms"] is None  # forward only
+    bench.add_ratios(rec, {"gemm_gflops": 1.0, "conv3x3_gflops": 1.0, "floor_ms": 1.0})
+    assert rec["paired_limit"]["ratio"] == pytest.approx(rec["fwd_ms"] / rec["paired_limit"]["ms"])
 
 
 def test_best_limits_are_conservative():
