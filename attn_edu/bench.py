@@ -147,6 +147,7 @@ class Settings:
     limits_at_end: bool = True  # measure the limits again at the end (drift on a shared machine)
     block_s: float = 0.005  # a candidate shorter than this is timed in blocks of calls (see time_interleaved)
     paired_limit: bool = True  # time each mechanism's bounding kernel in the same rounds as the mechanism
+    readable_path: bool = True  # at the compatibility calls, time the readable path beside the fast one
 
 
 FULL = Settings()
@@ -411,9 +412,10 @@ def bench_compat(name: str, settings: Settings = FULL, log: Log = _quiet) -> dic
 
     # peak memory first: these calls also warm both paths up (allocator, kernels' first-call setup)
     peak = _peak_mib(call, module, x, impl)
-    peak_ref = _peak_mib(call, module, x, "reference") if impl is not None else None
+    readable = impl is not None and settings.readable_path
+    peak_ref = _peak_mib(call, module, x, "reference") if readable else None
     fns = {"default": _forward(call, module, x, impl)}
-    if impl is not None:
+    if readable:
         fns["reference"] = _forward(call, module, x, "reference")
     if settings.paired_limit:
         kernels = limit_kernels()
@@ -451,7 +453,7 @@ def bench_compat(name: str, settings: Settings = FULL, log: Log = _quiet) -> dic
             kernel = ALSO_PAIRED[name]
             rec["paired_also"] = {"kernel": kernel, "ms": t["also"].median_ms, "iqr_ms": t["also"].iqr_ms,
                                   "flops": kernels[kernel][1]}
-    if impl is not None:
+    if readable:
         tr = t["reference"]
         rec["reference"] = {"fwd_ms": tr.median_ms, "fwd_iqr_ms": tr.iqr_ms, "fwd_repeats": tr.repeats,
                             "fwd_faults_per_call": tr.faults_per_call, "peak_mib": peak_ref}
@@ -701,13 +703,14 @@ def allocator_env() -> dict[str, str]:
 
 def compat_in_child(names: list[str], env: dict[str, str], settings: Settings = BOOK,
                     timeout_s: float = 600) -> dict:
-    """:func:`bench_compat` of ``names`` (forward only) in a fresh Python process with ``env`` added
-    to its environment, for settings a process reads only when it starts, such as
+    """:func:`bench_compat` of ``names`` (forward, default path only) in a fresh Python process with
+    ``env`` added to its environment, for settings a process reads only when it starts, such as
     :data:`KEEP_MEMORY_ENV`. Returns ``{"allocator_env", "mechanisms"}``; the records have no
     ratios yet (:func:`add_ratios`)."""
     code = ("import json, sys; from attn_edu import bench; "
             "print(json.dumps(bench._compat_here(json.loads(sys.argv[1]), json.loads(sys.argv[2]))))")
-    args = [sys.executable, "-c", code, json.dumps(names), json.dumps(asdict(replace(settings, fwdbwd=False)))]
+    forward_only = replace(settings, fwdbwd=False, readable_path=False)
+    args = [sys.executable, "-c", code, json.dumps(names), json.dumps(asdict(forward_only))]
     proc = subprocess.run(args, env={**os.environ, **env}, capture_output=True, text=True, timeout=timeout_s)
     if proc.returncode != 0:
         raise RuntimeError(f"compat_in_child: the child process failed:\n{proc.stderr[-2000:]}")

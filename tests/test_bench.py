@@ -222,7 +222,7 @@ def test_a_child_process_runs_with_the_allocator_settings_given():
     assert child["allocator_env"]["GLIBC_TUNABLES"] == bench.KEEP_MEMORY_ENV["GLIBC_TUNABLES"]
     rec = child["mechanisms"]["se"]
     assert rec["call"] == MECHANISMS["se"].compat_call and positive(rec["fwd_ms"])
-    assert rec["fwdbwd_ms"] is None  # forward only
+    assert rec["fwdbwd_ms"] is None and "reference" not in rec  # forward, default path only
     bench.add_ratios(rec, {"gemm_gflops": 1.0, "conv3x3_gflops": 1.0, "floor_ms": 1.0})
     assert rec["paired_limit"]["ratio"] == pytest.approx(rec["fwd_ms"] / rec["paired_limit"]["ms"])
 
