@@ -486,17 +486,16 @@ def add_ratios(rec: dict, limits: dict) -> dict:
     paired = rec.get("paired_limit")
     rounds = None
     if paired:
-        if paired["limit"] == "floor":
-            paired["ratio"] = rec["fwd_ms"] / paired["ms"]
-        else:
+        paired["ratio"] = _paired_ratio(paired, rec["flops"], rec["fwd_ms"], paired["ms"])
+        if paired["limit"] != "floor":
             paired["gflops"] = paired["flops"] / paired["ms"] / 1e6
-            paired["ratio"] = rec["gflops"] / paired["gflops"]
-        if paired.get("rounds_ms"):  # the same ratio in each round: how much it moves within the run
-            rounds = _round_ratios(paired, rec["flops"])
-            paired["round_ratio_q1"], paired["round_ratio_q3"] = (float(q) for q in np.percentile(rounds, [25, 75]))
             also = rec.get("paired_also")
             if also:  # the reference kernel's rate as a fraction of the limit's, both timed beside the mechanism
                 also["of_limit"] = also["flops"] / also["ms"] / 1e6 / paired["gflops"]
+        if paired.get("rounds_ms"):  # the same ratio in each round: how much it moves within the run
+            ms = paired["rounds_ms"]
+            rounds = _paired_ratio(paired, rec["flops"], np.asarray(ms["mechanism"]), np.asarray(ms["limit"]))
+            paired["round_ratio_q1"], paired["round_ratio_q3"] = (float(q) for q in np.percentile(rounds, [25, 75]))
     if rec.get("target"):
         tgt = rec["target"]
         if paired and paired["limit"] == tgt["limit"]:
@@ -511,12 +510,11 @@ def add_ratios(rec: dict, limits: dict) -> dict:
     return rec
 
 
-def _round_ratios(paired: dict, flops: int) -> np.ndarray:
-    """``paired_limit.ratio`` computed round by round from ``rounds_ms``."""
-    mech, limit = (np.asarray(paired["rounds_ms"][k]) for k in ("mechanism", "limit"))
+def _paired_ratio(paired: dict, flops: int, mech_ms, limit_ms):
+    """The mechanism against its paired limit, from their times (floats, or arrays of one per round)."""
     if paired["limit"] == "floor":
-        return mech / limit  # a multiple of the floor's time
-    return (flops / mech) / (paired["flops"] / limit)  # a fraction of the limit's GFLOP/s
+        return mech_ms / limit_ms  # a multiple of the floor's time
+    return (flops / mech_ms) / (paired["flops"] / limit_ms)  # a fraction of the limit's GFLOP/s
 
 
 def _meets(measured, op: str, value: float):
