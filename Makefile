@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 JB := $(VENV)/bin/jupyter-book
 
-.PHONY: book test unit nbval browser store-notebooks clean
+.PHONY: book test unit lab nbval browser store-notebooks clean gpu-check
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	python3 -m venv $(VENV)
@@ -14,7 +14,8 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 book/_vendor/mathjax/tex-mml-chtml.js:
 	bash scripts/vendor_js.sh
 
-# A clean build that executes every notebook and fails on any warning.
+# The site, from the stored notebooks (they are executed once, by `make store-notebooks`), failing
+# on any warning.
 book: $(VENV)/.installed book/_vendor/mathjax/tex-mml-chtml.js
 	rm -rf _build
 	$(JB) build . -W -n --keep-going
@@ -22,17 +23,31 @@ book: $(VENV)/.installed book/_vendor/mathjax/tex-mml-chtml.js
 	@echo "Book built. Open _build/html/index.html in a browser, or serve it:"
 	@echo "  $(PY) -m http.server 8000 --bind 127.0.0.1 -d _build/html   # then http://127.0.0.1:8000"
 
-# Unit tests, strict nbval over the stored notebooks, and the real-browser check of the built site.
+# Every test: the package, the site in Chromium, the chapters in a real JupyterLab and in a fresh
+# Colab-like venv; then strict nbval, which re-executes every stored notebook and compares its
+# outputs, under torch's generic kernels and one thread (a stored output must not depend on the CPU).
 test: book
-	$(PY) -m pytest
+	$(PY) -m pytest tests
+	ATEN_CPU_CAPABILITY=default OMP_NUM_THREADS=1 $(PY) -m pytest book
 
 unit: $(VENV)/.installed
-	$(PY) -m pytest tests -m "not browser"
+	$(PY) -m pytest tests -m "not browser and not fresh_env and not jupyterlab"
 
-# For authors: re-execute the notebooks in place (default plotly renderer) after changing them.
+# Open the chapters in JupyterLab, with the project's venv as the kernel.
+lab: $(VENV)/.installed
+	$(VENV)/bin/jupyter lab --notebook-dir=book
+
+# For authors: execute the notebooks and store them with their outputs, after changing a chapter or
+# the package (NB=book/se.ipynb for one). The site, Jupyter, Colab and nbval all use what is stored.
 store-notebooks: $(VENV)/.installed
 	$(PY) scripts/sync_setup_cells.py
-	$(VENV)/bin/jupyter execute --inplace book/*.ipynb
+	$(PY) scripts/store_notebooks.py $(NB)
+	$(PY) scripts/sync_references.py   # after: the reference list covers the links the outputs carry too
 
 clean:
 	rm -rf _build book/_vendor
+
+# On a CUDA machine: the ten mechanisms and a lab training step in float32 and under autocast.
+# Without a GPU it says so and succeeds.
+gpu-check: $(VENV)/.installed
+	$(PY) scripts/gpu_check.py

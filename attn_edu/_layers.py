@@ -1,6 +1,9 @@
-"""Small layers shared by several mechanisms."""
+"""Small layers and helpers shared by several mechanisms (BatchNorm, channel max, half precision, SDPA guard)."""
 
 from __future__ import annotations
+
+import contextlib
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -41,3 +44,69 @@ def channel_max(x: Tensor) -> Tensor:
         half = torch.maximum(x[:, : c // 2], x[:, c // 2 : 2 * (c // 2)])  # B C ... -> B C/2 ...
         x = torch.cat([half, x[:, 2 * (c // 2) :]], dim=1) if c % 2 else half  # odd C: keep the last one
     return x[:, 0]  # B 1 ... -> B ...
+
+
+def autocast_dtype(device_type: str) -> torch.dtype | None:
+    """The dtype ``torch.autocast`` casts to on ``device_type`` when it is on there, else None."""
+    if torch.amp.is_autocast_available(device_type) and torch.is_autocast_enabled(device_type):
+        return torch.get_autocast_dtype(device_type)
+    return None
+
+
+def autocast_off(device_type: str) -> contextlib.AbstractContextManager:
+    """A context with ``torch.autocast`` off on ``device_type`` (a no-op where it is not on)."""
+    if autocast_dtype(device_type) is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type, enabled=False)
+
+
+def at_least_float32(t: Tensor) -> Tensor:
+    """``t`` upcast to float32 if it is float16 or bfloat16; float32 and float64 as they are."""
+    return t.float() if t.dtype in (torch.float16, torch.bfloat16) else t
+
+
+class _NoDoubleBackward(torch.autograd.Function):
+    """Identity; differentiating it raises the message it carries (see :func:`guard_fused_sdpa`)."""
+
+    generate_vmap_rule = True  # torch.func transforms (grad, vmap) accept it
+
+    @staticmethod
+    def forward(grad: Tensor, message: str) -> Tensor:  # type: ignore[override]
+        return grad.view_as(grad)
+
+    @staticmethod
+    def setup_context(ctx, inputs: tuple[Tensor, str], output: Tensor) -> None:  # type: ignore[override]
+        ctx.message = inputs[1]
+
+    @staticmethod
+    def backward(ctx, _: Tensor) -> None:  # type: ignore[override]
+        raise RuntimeError(ctx.message)
+
+
+def _refuse_second_order(message: str, grad: Tensor) -> Tensor | None:
+    # grad mode is on inside a backward pass only with create_graph=True: then the gradient gets a
+    # node that raises ``message`` if it is differentiated; otherwise it is left as it is.
+    return _NoDoubleBackward.apply(grad, message) if torch.is_grad_enabled() else None
+
+
+def guard_fused_sdpa(where: str, out: Tensor, *inputs: Tensor) -> None:
+    """Make a double backward through a fused ``F.scaled_dot_product_attention`` fail clearly.
+
+    The fused kernels (flash, memory-efficient, cuDNN; on CPU the flash kernel) have no second
+    derivative: a backward through the gradient they computed raises torch's ``derivative for
+    aten::_scaled_dot_product_flash_attention_for_cpu_backward is not implemented``, which names
+    no module. When ``out`` came from such a kernel (its autograd node is a
+    ``ScaledDotProduct*Backward``; the math fallback is made of ordinary differentiable ops and is
+    left alone), hooks on ``inputs`` (the ``q, k, v`` given to it) put a node on their gradients,
+    built only with ``create_graph=True``, that raises a message naming ``where`` and the remedy
+    before torch's error is reached. First-order gradients are unchanged.
+    """
+    if out.grad_fn is None or not type(out.grad_fn).__name__.startswith("ScaledDotProduct"):
+        return
+    message = (f"{where}: double backward (a gradient of a gradient, e.g. a gradient penalty) is not "
+               "supported by the fused F.scaled_dot_product_attention kernel of impl=\"fast\"; build the "
+               "module with impl=\"reference\" (or set module.impl = \"reference\"), or run the forward "
+               "under torch.nn.attention.sdpa_kernel(torch.nn.attention.SDPBackend.MATH)")
+    for t in inputs:
+        if t.requires_grad:
+            t.register_hook(partial(_refuse_second_order, message))

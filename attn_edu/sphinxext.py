@@ -13,6 +13,13 @@ Loaded by ``_config.yml`` (``sphinx.extra_extensions``) and, for the plotly rend
   moves that slider to the step nearest a clicked point: a small script, :data:`CLICK_JS`, copied
   to ``_static`` and added only to pages with such a figure (see :func:`attn_edu.viz.plotly_explorer`,
   ``click_selects_query=True``). Figures without the marker are untouched.
+* Boxes: the chapters write a box as a Markdown block quote whose first line is a bold title
+  (``> **Faithfulness**``), which reads as a box in JupyterLab, Notebook 7 and Colab too; on the
+  site, :func:`_blockquotes_to_admonitions` turns each such quote into an admonition of that title
+  (class from :data:`BOX_CLASSES`, ``note`` otherwise).
+* Execution statistics: the book is executed once, by ``scripts/store_notebooks.py``, which
+  records each run in the notebook's metadata; the ``attn-edu-exec-table`` directive tabulates
+  those records (``book/exec_stats.md``).
 * sphinx-thebe 0.3.1 with Sphinx 7.4 emits its ``const THEBE_JS_URL`` script twice, a
   SyntaxError on every page; duplicates are removed from each page's script list.
 """
@@ -158,7 +165,90 @@ def _copy_plotly_js(app, exception):
         (static / CLICK_JS_FILE).write_text(CLICK_JS, encoding="utf-8")
 
 
+BOX_CLASSES = {"Faithfulness": "note", "Run it yourself": "tip"}
+
+
+def _box_title(quote) -> str | None:
+    """The title of a block quote that opens with a bold line alone, else None."""
+    from docutils import nodes
+
+    first = quote.children[0] if quote.children else None
+    if not isinstance(first, nodes.paragraph):
+        return None
+    parts = [c for c in first.children if not (isinstance(c, nodes.Text) and not c.astext().strip())]
+    return parts[0].astext().strip() if len(parts) == 1 and isinstance(parts[0], nodes.strong) else None
+
+
+def _blockquotes_to_admonitions(app, doctree) -> None:
+    from docutils import nodes
+
+    for quote in list(doctree.findall(nodes.block_quote)):
+        title = _box_title(quote)
+        if title is None or len(quote.children) < 2:
+            continue
+        box = nodes.admonition("", classes=["admonition", BOX_CLASSES.get(title, "note")])
+        box += nodes.title(title, title)
+        box += quote.children[1:]
+        quote.replace_self(box)
+
+
+def _exec_table_directive():
+    from docutils import nodes
+    from docutils.parsers.rst import Directive
+
+    class ExecTable(Directive):
+        """A table of the stored runs: one row per notebook listed in the table of contents."""
+
+        has_content = False
+
+        def run(self):
+            import nbformat
+
+            env = self.state.document.settings.env
+            rows = []
+            for docname in sorted(env.found_docs):
+                path = Path(env.doc2path(docname))
+                if path.suffix != ".ipynb":
+                    continue
+                nb = nbformat.read(path, as_version=4)
+                meta = nb.metadata.get("attn_edu", {}).get("execution")
+                if meta is None:
+                    raise self.error(f"{path.name} has no stored run: scripts/store_notebooks.py {path.name}")
+                titles = [line[2:].strip() for c in nb.cells if c.cell_type == "markdown"
+                          for line in c.source.splitlines() if line.startswith("# ")]
+                rows.append((titles[0] if titles else docname, meta))
+            rows.sort(key=lambda r: r[0])
+            env.note_dependency(__file__)
+            table = nodes.table(classes=["attn-edu-exec-table"])
+            group = nodes.tgroup(cols=5)
+            table += group
+            for _ in range(5):
+                group += nodes.colspec(colwidth=1)
+            head = nodes.thead()
+            body = nodes.tbody()
+            group += head
+            group += body
+
+            def row(cells, parent):
+                r = nodes.row()
+                for text in cells:
+                    entry = nodes.entry()
+                    entry += nodes.paragraph(text=str(text))
+                    r += entry
+                parent += r
+
+            row(["notebook", "run time (s)", "stored on", "torch", "machine"], head)
+            for title, m in rows:
+                row([title, f"{m['seconds']:.1f}", m["date"], m["torch"], m["machine"]], body)
+            row(["all notebooks", f"{sum(m['seconds'] for _, m in rows):.1f}", "", "", ""], body)
+            return [table]
+
+    return ExecTable
+
+
 def setup(app):
+    app.connect("doctree-read", _blockquotes_to_admonitions)
+    app.add_directive("attn-edu-exec-table", _exec_table_directive())
     app.connect("html-page-context", _add_page_scripts, priority=900)
     app.connect("build-finished", _copy_plotly_js)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -73,6 +73,10 @@ def overlay(
         image: ``(H, W, 3)`` RGB in [0, 1].
         attn: ``(h, w)`` map over the same field of view.
         marker: optional ``(row, col)`` in image pixels, drawn as a cross (e.g. the query).
+
+    With ``colorbar=True``, a figure that has no layout engine gets the tight one, so that the
+    colour bar's label does not run into a neighbouring axis' label; a figure made with
+    ``layout="constrained"`` (or another engine) keeps its own.
     """
     img = _check_image(image, "overlay")
     a = _as_numpy(attn, "overlay", 2)
@@ -88,7 +92,14 @@ def overlay(
     if title:
         ax.set_title(title, fontsize=10)
     if colorbar:
-        cb = ax.figure.colorbar(shown, ax=ax, fraction=0.046, pad=0.03)
+        fig = ax.figure
+        if fig.get_layout_engine() is None:
+            # Without a layout engine the colour bar takes its room out of this axis' own slot and
+            # its label lands in the gap between subplots, where the next axis' label already is
+            # (e.g. a bar chart of gates to the right). The tight engine, which the inline backend
+            # runs at every draw, makes room for both; a later plt.tight_layout() is compatible.
+            fig.set_layout_engine("tight")
+        cb = fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.03)
         cb.set_label(label, fontsize=9)
     return shown
 
@@ -288,6 +299,72 @@ def plotly_scene_explorer(
         for q in range(Q)
     ]
     _slider_and_view_menu(fig, steps, view_labels, scene_label)
+    return fig
+
+
+def plotly_map_slider(
+    image: object,
+    maps: object,
+    names: Sequence[str],
+    *,
+    title: str = "",
+    label: str = "weight",
+    slider_label: str = "map",
+    scale: str | tuple[float, float] = "own",
+    height: int = 520,
+):
+    """One photo, many maps over it: a slider picks the map (e.g. one memory unit of external attention).
+
+    Args:
+        image: ``(H, W, 3)`` RGB in [0, 1] (it may be several photos tiled into one).
+        maps: ``(Q, h, w)``: Q maps over the photo.
+        names: Q names, shown as the slider's current value.
+        scale: the colour range. ``"own"`` (default): each map from ``min(0, its min)`` to its own
+            max, so a map that peaks at 0.03 is as readable as one that peaks at 1; the colour bar's
+            title says so and its ticks show the map's values. ``"shared"``: one range over all the
+            maps. A ``(zmin, zmax)`` pair: that fixed range.
+
+    Each slider step restyles the heatmap's ``z`` (and, with ``"own"``, its ``zmin``/``zmax``), so
+    the figure works without a kernel (static site).
+    """
+    import plotly.graph_objects as go
+
+    where = "plotly_map_slider"
+    img = _check_image(image, where)
+    m = _as_numpy(maps, where, 3)
+    Q = m.shape[0]
+    names = [str(n) for n in names]
+    if len(names) != Q:
+        raise ValueError(f"{where}: expected {Q} names (one per map), got {len(names)}")
+    if not np.isfinite(m).all():
+        raise ValueError(f"{where}: maps must be finite")
+    if isinstance(scale, str):
+        if scale == "own":
+            ranges = [(min(0.0, float(z.min())), float(z.max())) for z in m]
+            ranges = [(lo, hi if hi > lo else lo + 1.0) for lo, hi in ranges]  # a constant map: any range
+            suffix = "<br>(0 to this map's max)" if all(lo == 0 for lo, _ in ranges) else "<br>(this map's range)"
+        elif scale == "shared":
+            lo, hi = min(0.0, float(m.min())), float(m.max())
+            ranges = [(lo, hi if hi > lo else lo + 1.0)] * Q
+            suffix = ""
+        else:
+            raise ValueError(f"{where}: scale must be 'own', 'shared' or (zmin, zmax), got {scale!r}")
+    elif len(scale) == 2 and scale[0] < scale[1]:
+        ranges, suffix = [(float(scale[0]), float(scale[1]))] * Q, ""
+    else:
+        raise ValueError(f"{where}: scale must be 'own', 'shared' or (zmin, zmax) with zmin < zmax, got {scale!r}")
+    H, W = img.shape[:2]
+    fig = go.Figure([go.Image(source=image_source(img), hoverinfo="skip"),
+                     _heatmap(m[0], H, W, zmin=ranges[0][0], zmax=ranges[0][1],
+                              colorbar={"title": {"text": label + suffix}})])
+    _square_layout(fig, title, H, W, height)
+    steps = [{"method": "restyle", "label": names[q],
+              "args": [{"z": [np.round(m[q], 4)], "zmin": [ranges[q][0]], "zmax": [ranges[q][1]]}, [1]]}
+             for q in range(Q)]
+    fig.update_layout(
+        sliders=[{"active": 0, "steps": steps, "pad": {"t": 10}, "ticklen": 3, "font": {"color": "rgba(0,0,0,0)"},
+                  "currentvalue": {"prefix": f"{slider_label}: ", "font": {"color": "#222", "size": 13}}}],
+    )
     return fig
 
 

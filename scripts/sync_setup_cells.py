@@ -16,12 +16,29 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def setup_source(url: str) -> str:
-    return (
-        "# Colab or a fresh Jupyter: install this book's package, attn_edu, if it is missing.\n"
-        "import importlib.util, subprocess, sys\n"
-        "if importlib.util.find_spec(\"attn_edu\") is None:\n"
-        f"    subprocess.run([sys.executable, \"-m\", \"pip\", \"install\", \"-q\", \"--no-deps\", \"einops\", \"git+{url}.git\"], check=True)"
-    )
+    """The first cell: plain Python (no magics), run as is in Colab and in a fresh Jupyter.
+
+    It installs, where missing, attn_edu (from ``url``, or from ``$ATTN_EDU_PIP_SPEC``, e.g.
+    ``git+file:///path/to/clone`` in tests/test_fresh_env.py) and the libraries the chapters import
+    (plus nbformat, which plotly needs to show a figure in a notebook), unpinned so that Colab keeps
+    its own versions. torch is never installed or replaced: it must be there already (Colab has it;
+    elsewhere the cell stops and says how to get the CPU build), and pip gets the installed version
+    as a pin, so no dependency can pull another torch.
+    """
+    return f"""\
+# Colab or a fresh Jupyter: install attn_edu and the libraries the chapters import, where missing (never torch).
+import importlib.metadata, importlib.util, os, subprocess, sys
+if importlib.util.find_spec("torch") is None:
+    raise ModuleNotFoundError("This book needs PyTorch; Colab has it. Elsewhere install the CPU build, then rerun this cell:\\n"
+                              "    pip install torch --index-url https://download.pytorch.org/whl/cpu")
+spec = os.environ.get("ATTN_EDU_PIP_SPEC", "git+{url}.git")  # where attn_edu comes from
+packages = {{"attn_edu": spec, "numpy": "numpy", "einops": "einops", "matplotlib": "matplotlib", "plotly": "plotly",
+            "nbformat": "nbformat", "ipywidgets": "ipywidgets", "skimage": "scikit-image", "PIL": "pillow"}}  # module: pip name
+missing = [name for module, name in packages.items() if importlib.util.find_spec(module) is None]
+if missing:  # torch pinned to the installed version: pip may not replace it
+    pin = f"torch=={{importlib.metadata.version('torch')}}"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", pin, *missing], check=True)
+    importlib.invalidate_caches()"""
 
 
 def repository_url() -> str:

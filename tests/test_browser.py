@@ -20,13 +20,12 @@ from pathlib import Path
 
 import pytest
 
+from _chromium import missing, persistent_context, sync_playwright
+
 ROOT = Path(__file__).resolve().parent.parent
 # ATTN_EDU_SITE points at another built site, e.g. one made by scripts/build_pages.py.
 SITE = Path(os.environ.get("ATTN_EDU_SITE", ROOT / "_build" / "html"))
 SHOTS = SITE.parent / "screenshots"
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
 
 # Console errors that are not ours and do not affect the reader; each with its reason.
 CONSOLE_ALLOWLIST = [
@@ -37,16 +36,10 @@ CONSOLE_ALLOWLIST = [
 pytestmark = pytest.mark.browser
 
 
-def _missing(reason: str):
-    if os.environ.get("CI"):
-        pytest.fail(f"browser check cannot run in CI: {reason}")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def server():
     if not (SITE / "index.html").exists():
-        _missing("no built site: run `make book` first")
+        missing("no built site: run `make book` first")
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args):
             pass
@@ -61,17 +54,8 @@ def server():
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    if not Path(CHROMIUM).exists():
-        _missing(f"{CHROMIUM} not found: apt-get install chromium")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("playwright is not installed")
     with sync_playwright() as pw:
-        ctx = pw.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("profile")), executable_path=CHROMIUM, headless=True, args=FLAGS,
-            viewport={"width": 1280, "height": 900},
-        )
+        ctx = persistent_context(pw, tmp_path_factory.mktemp("profile"), viewport={"width": 1280, "height": 900})
         yield ctx
         ctx.close()
 

@@ -18,7 +18,9 @@ Deviations from the paper:
 - No :math:`1/\sqrt{d}` scaling in PAM, as in the paper and the official code. ``impl="fast"``
   runs it with ``F.scaled_dot_product_attention(..., scale=1.0)`` (the value may be wider than
   query and key); ``impl="reference"`` writes Eqs. (1)-(2) out, and runs whenever a
-  :func:`~attn_edu.capture` is open.
+  :func:`~attn_edu.capture` is open. Where torch picks a fused kernel for it (on CPU it takes the
+  differentiable math fallback for these shapes; a GPU may pick a fused one), a double backward
+  raises a RuntimeError naming this module and the remedy ``impl="reference"``.
 - Every BatchNorm is :class:`attn_edu._layers.BatchNorm` (batch 1 on a 1x1 map trains).
 - Differences from the External-Attention-pytorch collection, whose call
   ``DAModule(d_model=512, kernel_size=3, H=7, W=7)`` we keep:
@@ -40,7 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .. import _checks
+from .. import _checks, _layers
 from .._layers import BatchNorm
 from ..introspect import AttentionModule
 
@@ -152,7 +154,9 @@ class DAModule(AttentionModule):
             ctx = s @ v  # B N M, B M C -> B N C
         else:
             # Eq. (1) fused: softmax(Q K^T) V with scale=1.0
-            ctx = F.scaled_dot_product_attention(q[:, None], k[:, None], v[:, None], scale=1.0)  # B h N C
+            q, k, v = q[:, None], k[:, None], v[:, None]  # B N c -> B h N c (h = 1)
+            ctx = F.scaled_dot_product_attention(q, k, v, scale=1.0)  # B h N C
+            _layers.guard_fused_sdpa(type(self).__name__, ctx, q, k, v)  # no double backward: say so
             ctx = ctx[:, 0]  # B h N C -> B N C
         ctx = ctx.transpose(1, 2).unflatten(2, (h, w))  # B N C -> B C H W
         # Eq. (2): E_j = alpha * sum_i s_ji D_i + A_j

@@ -26,6 +26,16 @@ Deviations from the paper:
   ``impl="reference"``, on which FLOPs are counted.
 - Init as the official code: trunc_normal(std 0.02) for Linear and Conv2d weights, zero Linear
   biases (conv biases keep PyTorch's default), LayerNorm 1/0.
+- Half precision: the attention weights (head-mixing conv, softmax, instance norm) are computed in
+  float32, with autocast off, and cast back to the dtype of the logits; the projections and the
+  products with V run in the module's (or autocast's) dtype. In float16/bfloat16 throughout, the
+  conv bias (about 0.3) dwarfs the logits (about 1e-3 at init), the softmax rounds to a uniform
+  map and IN normalises rounding noise: the output was off by 100% (bfloat16: every token equal
+  to ``fc_o.bias``) to 300% (float16). The official code runs all of it in the autocast dtype.
+  The maps emitted while capturing are then in float32.
+- ``impl="fast"`` without the transform uses the fused kernel of ``F.scaled_dot_product_attention``,
+  which has no second derivative: a double backward through it raises a RuntimeError naming this
+  module and the remedy (``impl="reference"``); the transform path and the reference path support it.
 
 Equation markers: the ``# Eq. (name)`` comments use descriptive names (``emsa_reduce``,
 ``emsa_project``, ``emsa_logits``, ``emsa_mix``, ``emsa_softmax``, ``emsa_in``, ``emsa_weighted``,
@@ -43,7 +53,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
 
-from .. import _checks
+from .. import _checks, _layers
 from ..introspect import AttentionModule
 
 
@@ -251,45 +261,57 @@ class EMSA(AttentionModule):
 
     def _weights(self, logits: Tensor, hw: tuple[int, int] | None = None,
                  kv_hw: tuple[int, int] | None = None) -> Tensor:
-        """The attention weights from the logits (``B h N M``): IN(Softmax(Conv(.))), or Softmax(.)."""
-        if self.transform:
-            # Eq. (emsa_mix): Conv(.), a 1x1 conv across the heads
-            logits = self.transform_conv(logits)  # B h N M
-        # Eq. (emsa_softmax): Softmax(.) over the keys
-        attn = logits.softmax(dim=-1)  # B h N M
-        self._emit("heads", attn, "B h N M", "token", hw=hw, kv_hw=kv_hw)
-        if self.transform:
-            if attn.shape[-2] * attn.shape[-1] > 1:
-                # Eq. (emsa_in): IN(.), instance norm of each head's N x M map
-                attn = self.transform_norm(attn)  # B h N M
-            else:  # one element: x - mean(x) = 0 (InstanceNorm2d refuses a 1x1 map)
-                attn = attn - attn
-            self._emit("heads_normalized", attn, "B h N M", "token", hw=hw, kv_hw=kv_hw)
-        return attn
+        """The attention weights from the logits (``B h N M``): IN(Softmax(Conv(.))), or Softmax(.).
+
+        Computed in at least float32 with autocast off, returned in the logits' dtype: in float16
+        or bfloat16 the nearly uniform softmax (and the conv bias, which dwarfs the logits at init)
+        leaves IN nothing but rounding noise to normalise.
+        """
+        dtype = logits.dtype
+        with _layers.autocast_off(logits.device.type):
+            logits = _layers.at_least_float32(logits)  # B h N M
+            if self.transform:
+                w, b = self.transform_conv.weight, self.transform_conv.bias
+                # Eq. (emsa_mix): Conv(.), a 1x1 conv across the heads
+                logits = F.conv2d(logits, w.to(logits.dtype), b.to(logits.dtype))  # B h N M
+            # Eq. (emsa_softmax): Softmax(.) over the keys
+            attn = logits.softmax(dim=-1)  # B h N M
+            self._emit("heads", attn, "B h N M", "token", hw=hw, kv_hw=kv_hw)
+            if self.transform:
+                if attn.shape[-2] * attn.shape[-1] > 1:
+                    # Eq. (emsa_in): IN(.), instance norm of each head's N x M map
+                    attn = self.transform_norm(attn)  # B h N M
+                else:  # one element: x - mean(x) = 0 (InstanceNorm2d refuses a 1x1 map)
+                    attn = attn - attn
+                self._emit("heads_normalized", attn, "B h N M", "token", hw=hw, kv_hw=kv_hw)
+        return attn.to(dtype)
 
     def _attend_fast(self, queries: Tensor, k_in: Tensor, v_in: Tensor) -> Tensor:
         """``_attend`` without copying the heads apart or back together.
 
         Without the transform: the fused kernel. With it: each head's products run on strided
         views of the projections (``bmm`` takes them as they are), and ``W^O`` is applied head by
-        head, ``Concat(head_1, ..., head_h) W^O = sum_i head_i W^O_i``, accumulated in place.
+        head, ``Concat(head_1, ..., head_h) W^O = sum_i head_i W^O_i``, accumulated in place
+        (under autocast, which does not cast in-place ops, ``W^O`` is cast to V's dtype once).
         """
         b, n, _ = queries.shape
         q, k, v = self.fc_q(queries), self.fc_k(k_in), self.fc_v(v_in)  # B N (h d), B M (h d), B M (h d)
         if not self.transform:
             q, k, v = (rearrange(t, "B N (h d) -> B h N d", h=self.h) for t in (q, k, v))  # views: B h N d
             out = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout.p if self.training else 0.0)
+            _layers.guard_fused_sdpa(type(self).__name__, out, q, k, v)
             return self.fc_o(rearrange(out, "B h N d -> B N (h d)"))  # B h N d -> B N (h d) -> B N C
         dk, dv = self.d_k, self.d_v
         logits = torch.stack([torch.bmm(q[..., i * dk:(i + 1) * dk], k[..., i * dk:(i + 1) * dk].transpose(1, 2))
                               for i in range(self.h)], dim=1) / math.sqrt(dk)  # h x (B N d, B d M) -> B h N M
         attn = self.dropout(self._weights(logits))  # B h N M
-        w_o = self.fc_o.weight  # C (h d_v)
+        # in V's dtype: autocast casts addmm but not the in-place addmm_ (a no-op without autocast)
+        w_o, bias = self.fc_o.weight.to(v.dtype), self.fc_o.bias.to(v.dtype)  # C (h d_v), C
         out = None
         for i in range(self.h):
             head = torch.bmm(attn[:, i], v[..., i * dv:(i + 1) * dv]).view(b * n, dv)  # B N M, B M d -> (B N) d
             w_i = w_o[:, i * dv:(i + 1) * dv].t()  # d_v C, the rows of W^O that head i meets
-            out = torch.addmm(self.fc_o.bias, head, w_i) if out is None else out.addmm_(head, w_i)  # (B N) C
+            out = torch.addmm(bias, head, w_i) if out is None else out.addmm_(head, w_i)  # (B N) C
         return out.view(b, n, self.d_model)  # (B N) C -> B N C
 
     def _reduced_size(self, size: int) -> int:

@@ -20,6 +20,10 @@ Deviations from the paper:
   silently, in the collection).
 - This is the attention sub-layer only: no residual connection, no LayerNorm, no feed-forward
   network (the host block's business).
+- Double backward (a gradient of a gradient): ``impl="fast"`` runs the fused kernel of
+  ``F.scaled_dot_product_attention``, which has no second derivative; differentiating a gradient
+  through it raises a RuntimeError naming this module and the remedy, ``impl="reference"`` (which
+  supports it), instead of torch's message about ``aten::_scaled_dot_product_*_backward``.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
 
-from .. import _checks
+from .. import _checks, _layers
 from ..introspect import AttentionModule
 
 
@@ -200,6 +204,7 @@ class ScaledDotProductAttention(AttentionModule):
                 attn_mask=None if mask is None else ~mask,
                 dropout_p=self.dropout.p if self.training else 0.0,
             )  # B h N d
+            _layers.guard_fused_sdpa(name, out, q, k, v)  # no double backward: say so, and what to do
 
         # MultiHead: Concat(head_1, ..., head_h) W^O
         out = rearrange(out, "B h N d -> B N (h d)")  # B h N d -> B N (h d)

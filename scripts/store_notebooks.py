@@ -1,0 +1,112 @@
+"""Execute chapters and store them with their outputs: what the site, Jupyter, Colab and nbval share.
+
+    .venv/bin/python scripts/store_notebooks.py                 # every book/*.ipynb
+    .venv/bin/python scripts/store_notebooks.py book/se.ipynb   # some
+
+The book is executed here, once: the site is built from these stored notebooks (``_config.yml``:
+``execute_notebooks: off``) and ``pytest --nbval`` re-executes each one and compares. Each notebook
+is run from ``book/`` by a fresh kernel with the default plotly renderer (plotly's own JSON output,
+drawn by the site's local plotly.js and natively by JupyterLab and Colab). What is stored:
+
+* every output, except those of widget cells: an ipywidgets output needs a live kernel, and a
+  stored one shows as a text repr (``interactive(children=...``) in an untrusted notebook;
+* no widget state (``metadata.widgets``), for the same reason;
+* ``metadata.attn_edu.execution``: the seconds the run took, and the versions and machine it ran
+  on, for the execution-statistics page.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+from queue import Empty
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+CELL_TIMEOUT_S = 120
+
+
+class SlicedReplyClient(NotebookClient):
+    """A NotebookClient that waits for each cell's execute_reply in polls of at most 1 s.
+
+    nbclient waits for the reply with one asyncio ZMQ poll as long as the cell timeout. pyzmq's
+    asyncio poll relies on edge-triggered wake-ups; when one is missed (seen after ipywidgets
+    cells, jupyter/nbclient#312), the poll returns only when its timer fires, so the cell appears
+    to take exactly the timeout while the kernel replied at once (the book once lost 300 s to it).
+    Short polls bound the loss to one slice.
+    """
+
+    async def async_start_new_kernel_client(self):
+        kc = await super().async_start_new_kernel_client()
+        get_msg = kc.shell_channel.get_msg
+
+        async def sliced(timeout=None):
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while True:
+                left = None if deadline is None else deadline - time.monotonic()
+                try:
+                    return await get_msg(timeout=1.0 if left is None else max(0.0, min(1.0, left)))
+                except Empty:
+                    if left is not None and left <= 1.0:
+                        raise
+
+        kc.shell_channel.get_msg = sliced
+        return kc
+
+
+def strip_widgets(nb: nbformat.NotebookNode) -> int:
+    """Drop widget state and the outputs of cells that display a widget; returns how many cells."""
+    nb.metadata.pop("widgets", None)
+    cleared = 0
+    for cell in nb.cells:
+        if cell.cell_type == "code" and any(WIDGET_VIEW in o.get("data", {}) for o in cell.get("outputs", [])):
+            cell.outputs = []
+            cleared += 1
+    return cleared
+
+
+def store(path: Path) -> float:
+    nb = nbformat.read(path, as_version=4)
+    client = SlicedReplyClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3", allow_errors=False,
+                            resources={"metadata": {"path": str(path.parent)}})
+    start = time.perf_counter()
+    client.execute()
+    seconds = time.perf_counter() - start
+    strip_widgets(nb)
+    import torch  # noqa: PLC0415 - only for the record
+
+    nb.metadata.setdefault("attn_edu", {})["execution"] = {
+        "seconds": round(seconds, 1),
+        "date": time.strftime("%Y-%m-%d"),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+    }
+    nbformat.write(nb, path)
+    return seconds
+
+
+def main(argv: list[str]) -> int:
+    os.environ.pop("PLOTLY_RENDERER", None)  # the kernel inherits it; plotly's default output is its JSON
+    paths = [Path(a).resolve() for a in argv] or sorted((ROOT / "book").glob("*.ipynb"))
+    for p in paths:
+        if p.suffix != ".ipynb" or not p.exists():
+            raise SystemExit(f"store_notebooks: no notebook {p}")
+    total = 0.0
+    for p in paths:
+        s = store(p)
+        total += s
+        print(f"{p.relative_to(ROOT)}: {s:.1f} s", flush=True)
+    print(f"{len(paths)} notebooks stored in {total:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
