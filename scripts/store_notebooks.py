@@ -17,6 +17,7 @@ drawn by the site's local plotly.js and natively by JupyterLab and Colab). What 
 
 from __future__ import annotations
 
+import inspect
 import os
 import platform
 import sys
@@ -52,7 +53,8 @@ class SlicedReplyClient(NotebookClient):
             while True:
                 left = None if deadline is None else deadline - time.monotonic()
                 try:
-                    return await get_msg(timeout=1.0 if left is None else max(0.0, min(1.0, left)))
+                    msg = get_msg(timeout=1.0 if left is None else max(0.0, min(1.0, left)))
+                    return await msg if inspect.isawaitable(msg) else msg  # async or blocking client
                 except Empty:
                     if left is not None and left <= 1.0:
                         raise
