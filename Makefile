@@ -31,11 +31,12 @@ $(GENERIC_KERNEL): $(VENV)/.installed
 	$(PY) -m ipykernel install --prefix $(VENV) --name attn-edu-generic --display-name "attn_edu, generic CPU kernels" \
 		--env ATEN_CPU_CAPABILITY default --env OMP_NUM_THREADS 1 >/dev/null
 
-# Every test, on 3 workers, one test file (or notebook) each: the package, the site in Chromium,
-# the chapters in a real JupyterLab and in a fresh Colab-like venv, and strict nbval, which
-# re-executes every stored notebook and compares its outputs.
+# Every test: the package, the site in Chromium, the chapters in a real JupyterLab and in a fresh
+# Colab-like venv, and strict nbval, which re-executes every stored notebook in that kernel and
+# compares its outputs. (Run one after the other: on 2 cores, parallel workers oversubscribe
+# PyTorch's threads; 3 workers took longer than this and timed out a benchmark cell.)
 test: book $(GENERIC_KERNEL)
-	$(PY) -m pytest -n 3 --dist loadfile --nbval-kernel-name attn-edu-generic
+	$(PY) -m pytest --nbval-kernel-name attn-edu-generic
 
 unit: $(VENV)/.installed
 	$(PY) -m pytest tests -m "not browser and not fresh_env and not jupyterlab"
