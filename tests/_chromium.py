@@ -38,3 +38,18 @@ def persistent_context(pw, profile_dir: Path, **kwargs):
     """A headless Chromium with a fresh profile in ``profile_dir`` (Playwright refuses ``--user-data-dir`` in args)."""
     return pw.chromium.launch_persistent_context(
         str(profile_dir), executable_path=CHROMIUM, headless=True, args=FLAGS, **kwargs)
+
+
+def block_outside(page, base: str) -> list[str]:
+    """Let ``page`` load only ``base`` (and data:/blob: URLs); returns the list the other requests go to, aborted."""
+    outside: list[str] = []
+
+    def route(r):
+        if r.request.url.startswith((base, "data:", "blob:")):
+            r.continue_()
+        else:
+            outside.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    return outside

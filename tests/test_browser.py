@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from _chromium import missing, persistent_context, sync_playwright
+from _chromium import block_outside, missing, persistent_context, sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 # ATTN_EDU_SITE points at another built site, e.g. one made by scripts/build_pages.py.
@@ -74,17 +74,8 @@ def pages() -> list[str]:
 @pytest.mark.parametrize("page", pages())
 def test_page_renders_offline_without_errors(server, browser, page):
     problems: list[str] = []
-    outside: list[str] = []
-
-    def route(r):
-        if r.request.url.startswith(server) or r.request.url.startswith("data:"):
-            r.continue_()
-        else:
-            outside.append(r.request.url)
-            r.abort()
-
     tab = browser.new_page()
-    tab.route("**/*", route)
+    outside = block_outside(tab, server)
     tab.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     tab.on("requestfailed", lambda r: problems.append(f"failed request: {r.url} {r.failure}"))
     tab.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)

@@ -47,7 +47,7 @@ from pathlib import Path
 
 import pytest
 
-from _chromium import missing, persistent_context, sync_playwright
+from _chromium import block_outside, missing, persistent_context, sync_playwright
 from _raw_myst import find_raw_myst
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -220,18 +220,9 @@ def browser(tmp_path_factory):
 
 
 def _new_page(browser, base: str):
-    outside: list[str] = []
     errors: list[str] = []
-
-    def route(r):
-        if r.request.url.startswith(base) or r.request.url.startswith(("data:", "blob:")):
-            r.continue_()
-        else:
-            outside.append(r.request.url)
-            r.abort()
-
     page = browser.new_page()
-    page.route("**/*", route)
+    outside = block_outside(page, base)
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.outside, page.errors = outside, errors  # read by the tests' messages
     return page
