@@ -36,7 +36,7 @@ $(GENERIC_KERNEL): $(VENV)/.installed
 # compares its outputs. (Run one after the other: on 2 cores, parallel workers oversubscribe
 # PyTorch's threads; 3 workers took longer than this and timed out a benchmark cell.)
 test: book $(GENERIC_KERNEL)
-	$(PY) -m pytest --nbval-kernel-name attn-edu-generic
+	$(PY) -m pytest --nbval-kernel-name attn-edu-generic --durations=15
 
 unit: $(VENV)/.installed
 	$(PY) -m pytest tests -m "not browser and not fresh_env and not jupyterlab"
