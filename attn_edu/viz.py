@@ -146,12 +146,17 @@ def _square_layout(fig, title: str, H: int, W: int, height: int) -> None:
     )
 
 
+def _slider(steps: list[dict], prefix: str) -> dict:
+    """The explorers' slider over ``steps``. Step names would crowd under the rail: they are shown,
+    one at a time, as the current value."""
+    return {"active": 0, "steps": steps, "pad": {"t": 10}, "ticklen": 3, "font": {"color": "rgba(0,0,0,0)"},
+            "currentvalue": {"prefix": f"{prefix}: ", "font": {"color": "#222", "size": 13}}}
+
+
 def _slider_and_view_menu(fig, steps: list[dict], view_labels: Sequence[str], prefix: str) -> None:
     """The controls of the explorers: a slider of ``steps`` and a menu that shows one view (trace 1+v)."""
     fig.update_layout(
-        # Step names would crowd under the rail: they are shown, one at a time, as the current value.
-        sliders=[{"active": 0, "steps": steps, "pad": {"t": 10}, "ticklen": 3, "font": {"color": "rgba(0,0,0,0)"},
-                  "currentvalue": {"prefix": f"{prefix}: ", "font": {"color": "#222", "size": 13}}}],
+        sliders=[_slider(steps, prefix)],
         updatemenus=[{
             "type": "dropdown", "x": 0, "y": 1.0, "xanchor": "left", "yanchor": "bottom", "showactive": True,
             "buttons": [{"label": lab, "method": "restyle",
@@ -361,10 +366,7 @@ def plotly_map_slider(
     steps = [{"method": "restyle", "label": names[q],
               "args": [{"z": [np.round(m[q], 4)], "zmin": [ranges[q][0]], "zmax": [ranges[q][1]]}, [1]]}
              for q in range(Q)]
-    fig.update_layout(
-        sliders=[{"active": 0, "steps": steps, "pad": {"t": 10}, "ticklen": 3, "font": {"color": "rgba(0,0,0,0)"},
-                  "currentvalue": {"prefix": f"{slider_label}: ", "font": {"color": "#222", "size": 13}}}],
-    )
+    fig.update_layout(sliders=[_slider(steps, slider_label)])
     return fig
 
 

@@ -63,15 +63,12 @@ class SlicedReplyClient(NotebookClient):
         return kc
 
 
-def strip_widgets(nb: nbformat.NotebookNode) -> int:
-    """Drop widget state and the outputs of cells that display a widget; returns how many cells."""
+def strip_widgets(nb: nbformat.NotebookNode) -> None:
+    """Drop widget state and the outputs of cells that display a widget."""
     nb.metadata.pop("widgets", None)
-    cleared = 0
     for cell in nb.cells:
         if cell.cell_type == "code" and any(WIDGET_VIEW in o.get("data", {}) for o in cell.get("outputs", [])):
             cell.outputs = []
-            cleared += 1
-    return cleared
 
 
 def store(path: Path) -> float:

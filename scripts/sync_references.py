@@ -86,13 +86,23 @@ def reference_cell(text: str, bib: dict[str, dict[str, object]]) -> str:
     return HEADING + "\n\n" + "\n".join(f"- {reference(bib[k])}" for k in keys)
 
 
+def reader_parts(nb) -> list[tuple[str, str]]:
+    """(where, text) of what a reader sees as rendered text: Markdown cells and Markdown outputs."""
+    out = []
+    for i, c in enumerate(nb.cells):
+        if c.cell_type == "markdown":
+            out.append((f"cell {i} (markdown)", c.source))
+        elif c.cell_type == "code":
+            for o in c.get("outputs", []):
+                md = o.get("data", {}).get("text/markdown")
+                if md:
+                    out.append((f"cell {i} (Markdown output)", "".join(md)))
+    return out
+
+
 def notebook_text(nb) -> str:
-    """What a reader reads: Markdown cells and the Markdown the prose cells emit, not the References cell."""
-    parts = [c.source for c in nb.cells if c.cell_type == "markdown" and not c.source.startswith(HEADING)]
-    for c in nb.cells:
-        if c.cell_type == "code":
-            parts += ["".join(o.get("data", {}).get("text/markdown", "")) for o in c.get("outputs", [])]
-    return "\n".join(parts)
+    """What a reader reads (:func:`reader_parts`), without the References cell this script writes."""
+    return "\n".join(text for _, text in reader_parts(nb) if not text.startswith(HEADING))
 
 
 def sync(path: Path, bib: dict[str, dict[str, object]], check: bool) -> bool:

@@ -23,24 +23,10 @@ refs = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(refs)
 
 
-def reader_text(nb) -> list[tuple[str, str]]:
-    """(where, text) of everything a notebook reader sees as rendered text."""
-    out = []
-    for i, c in enumerate(nb.cells):
-        if c.cell_type == "markdown":
-            out.append((f"cell {i} (markdown)", c.source))
-        elif c.cell_type == "code":
-            for o in c.get("outputs", []):
-                md = o.get("data", {}).get("text/markdown")
-                if md:
-                    out.append((f"cell {i} (Markdown output)", "".join(md)))
-    return out
-
-
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_no_raw_myst_in_what_a_reader_opens(path):
     nb = nbformat.read(path, as_version=4)
-    found = [f for where, text in reader_text(nb) for f in find_raw_myst(text, where)]
+    found = [f for where, text in refs.reader_parts(nb) for f in find_raw_myst(text, where)]
     assert not found, "MyST-only markup that Jupyter and Colab show raw:\n" + "\n".join(found)
 
 
