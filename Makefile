@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 JB := $(VENV)/bin/jupyter-book
 
-.PHONY: book test unit lab nbval browser store-notebooks clean gpu-check
+.PHONY: book test unit lint lab nbval browser store-notebooks clean gpu-check
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	python3 -m venv $(VENV)
@@ -33,13 +33,20 @@ $(GENERIC_KERNEL): $(VENV)/.installed
 
 # Every test: the package, the site in Chromium, the chapters in a real JupyterLab and in a fresh
 # Colab-like venv, and strict nbval, which re-executes every stored notebook in that kernel and
-# compares its outputs. (Run one after the other: on 2 cores, parallel workers oversubscribe
-# PyTorch's threads; 3 workers took longer than this and timed out a benchmark cell.)
-test: book $(GENERIC_KERNEL)
-	$(PY) -m pytest --nbval-kernel-name attn-edu-generic --durations=15
+# compares its outputs. Two pytest-xdist workers, one PyTorch thread each, a file per worker at a
+# time, the longest files first (conftest.py says why).
+test: lint book $(GENERIC_KERNEL)
+	$(PY) -m pytest -n 2 --dist loadfile --nbval-kernel-name attn-edu-generic --durations=15
 
 unit: $(VENV)/.installed
 	$(PY) -m pytest tests -m "not browser and not fresh_env and not jupyterlab"
+
+# ruff and mypy on the package (their settings: pyproject.toml), and the chapters' code checked
+# for errors only (pyflakes and syntax: undefined or unused names, f-strings without fields).
+lint: $(VENV)/.installed
+	$(PY) -m ruff check attn_edu
+	$(PY) -m ruff check --select F,E9 book/*.ipynb
+	$(PY) -m mypy
 
 # Open the chapters in JupyterLab, with the project's venv as the kernel.
 lab: $(VENV)/.installed

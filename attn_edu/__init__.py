@@ -5,7 +5,7 @@ in :mod:`attn_edu.mechanisms`; :data:`attn_edu.registry.MECHANISMS` lists them w
 :func:`capture` hands back what any of them attends with.
 """
 
-from .introspect import AttentionMap, AttentionModule, attention_maps, capture
+from .introspect import AttentionMap, AttentionModule, capture
 from .mechanisms import (
     BAMBlock,
     CBAMBlock,
@@ -36,6 +36,5 @@ __all__ = [
     "SEAttention",
     "SKAttention",
     "ScaledDotProductAttention",
-    "attention_maps",
     "capture",
 ]

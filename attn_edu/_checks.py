@@ -84,7 +84,7 @@ def expect_shape(where: str, name: str, x: object, dims: str, **sizes: int | Non
 
     if x.dim() != len(letters):
         raise ValueError(f"{where}: {name} must have {len(letters)} dims {want()}, got shape {tuple(x.shape)}")
-    for letter, size in zip(letters, x.shape):
+    for letter, size in zip(letters, x.shape, strict=True):
         if letter in pinned and size != pinned[letter]:
             raise ValueError(f"{where}: {name} must have shape {want()}, got shape {tuple(x.shape)}")
     if x.numel() == 0:

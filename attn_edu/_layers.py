@@ -71,15 +71,15 @@ class _NoDoubleBackward(torch.autograd.Function):
     generate_vmap_rule = True  # torch.func transforms (grad, vmap) accept it
 
     @staticmethod
-    def forward(grad: Tensor, message: str) -> Tensor:  # type: ignore[override]
+    def forward(grad: Tensor, message: str) -> Tensor:
         return grad.view_as(grad)
 
     @staticmethod
-    def setup_context(ctx, inputs: tuple[Tensor, str], output: Tensor) -> None:  # type: ignore[override]
+    def setup_context(ctx, inputs: tuple[Tensor, str], output: Tensor) -> None:
         ctx.message = inputs[1]
 
     @staticmethod
-    def backward(ctx, _: Tensor) -> None:  # type: ignore[override]
+    def backward(ctx, _: Tensor) -> None:
         raise RuntimeError(ctx.message)
 
 

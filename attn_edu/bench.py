@@ -76,6 +76,8 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 import torch
@@ -83,9 +85,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .measure import Timing, count_flops, loglog_slope, peak_memory_bytes
-from .mechanisms import EMSA, ScaledDotProductAttention
+from .mechanisms import ScaledDotProductAttention
 from .registry import MECHANISMS, Mechanism, get
 
+resource: ModuleType | None
 try:
     import resource
 except ImportError:  # Windows: page faults are not counted
@@ -99,19 +102,13 @@ GROUPS = 32  # the grouped 3x3 convolution measured beside the dense one (SKNet'
 CONV_SHAPE = (50, 512, 7, 7)  # a 3x3 conv 512 -> 512, padding 1: the map the channel modules are called on
 FLOOR_SHAPE = (50, 512, 7, 7)  # x * gate, gate (50, 512, 1, 1)
 
-# Which of the machine's limits bounds each mechanism at its compatibility call.
-BOUND = {
-    "self_attention": "gemm", "external_attention": "floor", "emsa": "gemm", "se": "floor", "eca": "floor",
-    "sk": "conv3x3", "psa": "conv3x3", "cbam": "floor", "bam": "floor", "danet": "gemm",
-}
-# Issue #8's targets at the compatibility calls: (limit, comparison, value).
-TARGETS = {
-    "self_attention": ("gemm", ">=", 0.75), "emsa": ("gemm", ">=", 0.75), "danet": ("gemm", ">=", 0.75),
-    "sk": ("conv3x3", ">=", 0.60), "psa": ("conv3x3", ">=", 0.60),
-    "se": ("floor", "<=", 4.0), "eca": ("floor", "<=", 3.0), "cbam": ("floor", "<=", 20.0),
-}
-# Kernels timed beside a mechanism for reference only (not its limit): SK's own kind of convolution.
-ALSO_PAIRED = {"sk": "grouped_conv3x3"}
+# Read from the registry (each entry's ``bound``, ``target``, ``also_timed``), by name for the book and tests:
+# which of the machine's limits bounds each mechanism at its compatibility call,
+BOUND = {name: m.bound for name, m in MECHANISMS.items()}
+# issue #8's targets there, (limit, comparison, value),
+TARGETS = {name: (m.bound, *m.target) for name, m in MECHANISMS.items() if m.target is not None}
+# and the kernels timed beside a mechanism for reference only (not its limit): SK's own kind of convolution.
+ALSO_PAIRED = {name: m.also_timed for name, m in MECHANISMS.items() if m.also_timed is not None}
 MHA_TARGET = 1.05  # our self-attention's latency over nn.MultiheadAttention's
 SLOPE_TARGETS = {"self_attention (reference)": 2.0, "external_attention": 1.0}
 SLOPE_TOLERANCE = 0.3
@@ -234,9 +231,11 @@ def time_interleaved(fns: dict[str, Callable[[], object]], *, warmup: int = 1, r
             t0 = time.perf_counter_ns()
             for _ in range(calls[k]):
                 fn()
-            samples[k].append((time.perf_counter_ns() - t0) / 1e6 / calls[k])
-            if f0 is not None:
-                faults[k] += _minor_faults() - f0
+            t1 = time.perf_counter_ns()
+            f1 = _minor_faults()
+            samples[k].append((t1 - t0) / 1e6 / calls[k])
+            if f0 is not None and f1 is not None:
+                faults[k] += f1 - f0
         r += 1
     counted = resource is not None
     return {k: _timing(s, faults[k] / (len(s) * calls[k]) if counted else None) for k, s in samples.items()}
@@ -280,7 +279,10 @@ def limit_kernels() -> dict[str, tuple[Callable[[], object], int]]:
     return {
         "gemm": (lambda: torch.mm(a, b, out=c), 2 * GEMM_N**3),
         "conv3x3": (lambda: F.conv2d(x, w, padding=1), 2 * b_ * h * w_ * c_in * c_in * 9),
-        "grouped_conv3x3": (lambda: F.conv2d(x, wg, padding=1, groups=GROUPS), 2 * b_ * h * w_ * c_in * c_in * 9 // GROUPS),
+        "grouped_conv3x3": (
+            lambda: F.conv2d(x, wg, padding=1, groups=GROUPS),
+            2 * b_ * h * w_ * c_in * c_in * 9 // GROUPS,
+        ),
         "floor": (lambda: xf * gate, 0),
     }
 
@@ -335,7 +337,8 @@ def best_limits(*limits: dict | None) -> dict:
 def _set_impl(module: nn.Module, impl: str) -> None:
     for m in module.modules():
         if hasattr(m, "impl"):
-            m.impl = impl
+            # setattr: nn.Module's typed __setattr__ takes only tensors and modules; impl is a str
+            setattr(m, "impl", impl)  # noqa: B010
 
 
 def _impl_of(module: nn.Module) -> str | None:
@@ -385,11 +388,11 @@ def _peak_mib(call, module: nn.Module, x: Tensor, impl: str | None) -> float:
         return peak_memory_bytes(lambda: call(module, x)) / MIB
 
 
-def _target(name: str) -> dict | None:
-    if name not in TARGETS:
+def _target(mech: Mechanism) -> dict | None:
+    if mech.target is None:
         return None
-    limit, op, value = TARGETS[name]
-    return {"limit": limit, "op": op, "value": value}
+    op, value = mech.target
+    return {"limit": mech.bound, "op": op, "value": value}
 
 
 def bench_compat(name: str, settings: Settings = FULL, log: Log = _quiet) -> dict:
@@ -419,16 +422,16 @@ def bench_compat(name: str, settings: Settings = FULL, log: Log = _quiet) -> dic
         fns["reference"] = _forward(call, module, x, "reference")
     if settings.paired_limit:
         kernels = limit_kernels()
-        limit_fn, limit_flops = kernels[BOUND[name]]
+        limit_fn, limit_flops = kernels[mech.bound]
         fns["limit"] = _no_grad(limit_fn)
-        if name in ALSO_PAIRED:
-            fns["also"] = _no_grad(kernels[ALSO_PAIRED[name]][0])
+        if mech.also_timed is not None:
+            fns["also"] = _no_grad(kernels[mech.also_timed][0])
     t = time_interleaved(fns, warmup=settings.warmup, repeats=settings.repeats, min_time_s=settings.min_time_s,
                          block_s=settings.block_s)
     if impl is not None:
         _set_impl(module, impl)  # the last timed call may have left the readable path on
-    rec = {
-        "call": mech.compat_call, "input": list(x.shape), "kind": mech.kind, "bound": BOUND[name],
+    rec: dict[str, Any] = {
+        "call": mech.compat_call, "input": list(x.shape), "kind": mech.kind, "bound": mech.bound,
         "impl": impl, "params": params, "params_formula": module.num_params_formula(),
         "flops": flops, "flops_formula": flops_formula, "flops_match": flops == flops_formula,
         "fwd_ms": t["default"].median_ms, "fwd_iqr_ms": t["default"].iqr_ms, "fwd_repeats": t["default"].repeats,
@@ -445,12 +448,12 @@ def bench_compat(name: str, settings: Settings = FULL, log: Log = _quiet) -> dic
     if settings.paired_limit:
         tl = t["limit"]
         rec["paired_limit"] = {
-            "limit": BOUND[name], "ms": tl.median_ms, "iqr_ms": tl.iqr_ms, "flops": limit_flops,
+            "limit": mech.bound, "ms": tl.median_ms, "iqr_ms": tl.iqr_ms, "flops": limit_flops,
             "faults_per_call": tl.faults_per_call,
             "rounds_ms": {"mechanism": list(t["default"].samples_ms), "limit": list(tl.samples_ms)},
         }
-        if name in ALSO_PAIRED:
-            kernel = ALSO_PAIRED[name]
+        if mech.also_timed is not None:
+            kernel = mech.also_timed
             rec["paired_also"] = {"kernel": kernel, "ms": t["also"].median_ms, "iqr_ms": t["also"].iqr_ms,
                                   "flops": kernels[kernel][1]}
     if readable:
@@ -458,7 +461,7 @@ def bench_compat(name: str, settings: Settings = FULL, log: Log = _quiet) -> dic
         rec["reference"] = {"fwd_ms": tr.median_ms, "fwd_iqr_ms": tr.iqr_ms, "fwd_repeats": tr.repeats,
                             "fwd_faults_per_call": tr.faults_per_call, "peak_mib": peak_ref}
     rec["cpu_pressure"] = _cpu_pressure()
-    rec["target"] = _target(name)
+    rec["target"] = _target(mech)
     fb = f", fwd+bwd {rec['fwdbwd_ms']:.2f} ms" if rec["fwdbwd_ms"] is not None else ""
     log(f"compat {name}: {params:,} params, {flops / 1e6:.1f} MFLOP, fwd {rec['fwd_ms']:.3f} ms{fb}")
     return rec
@@ -473,7 +476,7 @@ def add_ratios(rec: dict, limits: dict) -> dict:
     paired ratio where there is one.
     """
 
-    def ratios(flops: float, ms: float) -> dict:
+    def ratios(flops: float, ms: float) -> tuple[float, dict[str, float]]:
         gflops = flops / ms / 1e6
         return gflops, {"gemm": gflops / limits["gemm_gflops"], "conv3x3": gflops / limits["conv3x3_gflops"],
                         "floor": ms / limits["floor_ms"]}
@@ -540,7 +543,7 @@ def peer_mha(settings: Settings = FULL, log: Log = _quiet, d_model: int = 512, h
         "fast": _forward(call, ours, x, "fast"),
         "reference": _forward(call, ours, x, "reference"),
     }, warmup=settings.warmup, repeats=settings.peer_repeats, min_time_s=settings.min_time_s, block_s=settings.block_s)
-    rec = {
+    rec: dict[str, Any] = {
         "input": [*shape, d_model], "heads": heads,
         "mha_ms": t["mha"].median_ms, "mha_iqr_ms": t["mha"].iqr_ms,
         "ours_ms": t["fast"].median_ms, "ours_iqr_ms": t["fast"].iqr_ms,
@@ -563,34 +566,38 @@ def _mha_forward(mha: nn.MultiheadAttention, x: Tensor) -> None:
 
 
 def peer_paths(mechanisms: dict[str, dict], settings: Settings = FULL, log: Log = _quiet,
-               emsa_without_transform: bool = True) -> dict:
+               fused_calls: bool = True) -> dict:
     """The readable against the fast path of every module that has both, at its compatibility call.
 
-    Read from the records of :func:`bench_compat` (timed interleaved there). EMSA's compatibility
-    call has ``apply_transform=True``, where the fused kernel does not apply (its fast path is
-    plain PyTorch in a cheaper order), so EMSA is also timed with ``apply_transform=False`` on the same input (unless
-    ``emsa_without_transform`` is false).
+    Read from the records of :func:`bench_compat` (timed interleaved there). Where the
+    compatibility call's fast path is not the fused kernel (EMSA's ``apply_transform=True``: its
+    fast path is plain PyTorch in a cheaper order; the registry's ``path_note`` says so), the
+    registry's ``fused_call`` on the same input (EMSA with ``apply_transform=False``) is timed too,
+    as ``"<name> (<the arguments it changes>)"``, unless ``fused_calls`` is false.
     """
     out = {}
     for name, rec in mechanisms.items():
         if rec.get("reference"):
             out[name] = _path_record(rec["fwd_ms"], rec["reference"]["fwd_ms"], rec["peak_mib"],
                                      rec["reference"]["peak_mib"], rec["call"], rec["input"])
-    if "emsa" in mechanisms and emsa_without_transform:
-        call = "EMSA(d_model=512, d_k=512, d_v=512, h=8, H=8, W=8, ratio=2, apply_transform=False)"
+    for name in mechanisms:
+        mech = get(name)
+        if not fused_calls or mech.fused_call is None or mech.fused_label is None:
+            continue
         torch.manual_seed(0)
-        module = eval(call, {"EMSA": EMSA}).eval()  # a literal call from this file
-        _, x = get("emsa").example()
-        c = get("emsa").call_example
+        module = mech.construct(mech.fused_call).eval()
+        _, x = mech.example()
+        c = mech.call_example
         peaks = _peak_mib(c, module, x, "fast"), _peak_mib(c, module, x, "reference")  # also warm-ups
         t = time_interleaved({"fast": _forward(c, module, x, "fast"), "reference": _forward(c, module, x, "reference")},
                              warmup=settings.warmup, repeats=settings.repeats, min_time_s=settings.min_time_s,
                              block_s=settings.block_s)
-        out["emsa (apply_transform=False)"] = _path_record(
-            t["fast"].median_ms, t["reference"].median_ms, *peaks, call, list(x.shape))
-    if "emsa" in out:
-        out["emsa"]["note"] = ("apply_transform=True: the fused kernel does not apply; the fast path copies no "
-                               "heads and computes the batch in slices")
+        out[mech.fused_label] = _path_record(
+            t["fast"].median_ms, t["reference"].median_ms, *peaks, mech.fused_call, list(x.shape))
+    for name in mechanisms:
+        note = get(name).path_note
+        if name in out and note is not None:
+            out[name]["note"] = note
     for k, v in out.items():
         log(f"paths {k}: readable {v['reference_ms']:.2f} ms, fast {v['fast_ms']:.2f} ms (x{v['speedup']:.2f})")
     return out
@@ -604,23 +611,14 @@ def _path_record(fast_ms: float, ref_ms: float, fast_mib: float, ref_mib: float,
 # --- sweeps -----------------------------------------------------------------------------------
 
 
-def _flops(mech: Mechanism, module: nn.Module, x_map: Tensor) -> int:
-    """FLOPs of ``mech.apply(module, x_map)`` on the readable path, from the docstring's formula."""
-    b, c, h, w = x_map.shape
-    if mech.kind == "token" and mech.cls is EMSA:
-        return module.flops_formula((b, h * w, c), H=h, W=w)
-    if mech.kind == "token":
-        return module.flops_formula((b, h * w, c))
-    return module.flops_formula(tuple(x_map.shape))
-
-
 def default_candidates() -> list[tuple[str, str, str | None]]:
-    """(label, mechanism, impl): all ten at their default path, and the readable path of those with a fast one."""
-    out = []
+    """(label, mechanism, impl): all ten at their default path, and the readable path of those with a
+    fast one (where the registry's ``sweep_readable`` asks for it)."""
+    out: list[tuple[str, str, str | None]] = []
     for name, mech in MECHANISMS.items():
         impl = _impl_of(mech.build(64))
         out.append((name, name, None))
-        if impl is not None and not (mech.cls is EMSA and mech.build(64).transform):
+        if impl is not None and mech.sweep_readable:
             out.append((f"{name} (reference)", name, "reference"))
     return out
 
@@ -638,8 +636,11 @@ def sweep(sides: tuple[int, ...], channels: tuple[int, ...], batch: int = 1,
     """
     candidates = default_candidates() if candidates is None else candidates
     points = [(s, c) for s in sides for c in channels]
-    res = {label: {"mechanism": name, "impl": impl, "ms": [], "iqr_ms": [], "faults_per_call": [], "peak_mib": [],
-                   "flops": []} for label, name, impl in candidates}
+    res: dict[str, dict[str, Any]] = {
+        label: {"mechanism": name, "impl": impl, "ms": [], "iqr_ms": [], "faults_per_call": [], "peak_mib": [],
+                "flops": []}
+        for label, name, impl in candidates
+    }
     for s, c in points:
         xm = torch.randn(batch, c, s, s, generator=torch.Generator().manual_seed(s * 1000 + c))
         fns, built = {}, {}
@@ -650,7 +651,7 @@ def sweep(sides: tuple[int, ...], channels: tuple[int, ...], batch: int = 1,
             use = impl if impl is not None else _impl_of(module)
             built[label] = (mech, module, use)
             fns[label] = _forward(mech.apply, module, xm, use)
-            res[label]["flops"].append(_flops(mech, module, xm))
+            res[label]["flops"].append(mech.flops(module, xm))
             res[label]["peak_mib"].append(_peak_mib(mech.apply, module, xm, use) if memory else None)
         t = time_interleaved(fns, warmup=1, repeats=settings.sweep_repeats, min_time_s=settings.min_time_s,
                              block_s=settings.block_s)
@@ -717,7 +718,8 @@ def compat_in_child(names: list[str], env: dict[str, str], settings: Settings = 
 
 def _compat_here(names: list[str], settings: dict) -> dict:
     torch.set_num_threads(THREADS)
-    s = Settings(**{k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()})
+    fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()}  # JSON lists
+    s = Settings(**fields)
     return {"allocator_env": allocator_env(), "mechanisms": {name: bench_compat(name, s) for name in names}}
 
 
@@ -798,8 +800,8 @@ def run(settings: Settings = FULL, log: Log = _quiet, names: list[str] | None = 
                "torch": torch.__version__, "threads": torch.get_num_threads(),
                "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"), "allocator_env": allocator_env(),
                "cpu_pressure_start": pressure_start, "cpu_pressure_end": _cpu_pressure()}
-    result = {"machine": machine, "settings": asdict(settings), "mechanisms": mechanisms, "peers": peers,
-              "sweeps": sweeps}
+    result: dict[str, Any] = {"machine": machine, "settings": asdict(settings), "mechanisms": mechanisms,
+                              "peers": peers, "sweeps": sweeps}
     result["targets"] = check_targets(result)
     result["elapsed_s"] = time.perf_counter() - start
     log(f"done in {result['elapsed_s']:.1f} s")
@@ -851,7 +853,8 @@ def table(result: dict) -> str:
         note = f"; {t['note']}" if t.get("note") else ""
         if "rounds_met" in t:
             note += f"; met in {t['rounds_met']:.0%} of {t['rounds']} rounds"
-        lines.append(f"  [{'met' if t['met'] else 'NOT met'}] {t['what']}: {t['measured']:.3g} (target {t['target']}{note})")
+        met = "met" if t["met"] else "NOT met"
+        lines.append(f"  [{met}] {t['what']}: {t['measured']:.3g} (target {t['target']}{note})")
     lines.append(f"\n{result['elapsed_s']:.1f} s")
     return "\n".join(lines)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 import numbers
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +19,14 @@ _GLUED: dict[str, Any] = {}
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_]\w*)\s*(?::([^{}]*))?\}\}")
 
 
-def equation_lines(obj: object) -> dict[str, tuple[str, int, str]]:
+def equation_lines(obj: type | Callable[..., Any]) -> dict[str, tuple[str, int, str]]:
     """Find the ``# Eq. (n)`` comments in ``obj``'s source.
 
     Returns ``{"Eq. (n)": (file relative to the package, line number of the code, code line)}``:
     the line right below each comment, i.e. the line that implements the equation.
     """
     lines, start = inspect.getsourcelines(obj)
-    path = Path(inspect.getsourcefile(obj)).resolve()
+    path = Path(inspect.getsourcefile(obj) or inspect.getfile(obj)).resolve()
     pkg = Path(__file__).resolve().parent.parent
     rel = path.relative_to(pkg).as_posix() if path.is_relative_to(pkg) else path.name
     found: dict[str, tuple[str, int, str]] = {}
@@ -39,7 +40,7 @@ def equation_lines(obj: object) -> dict[str, tuple[str, int, str]]:
     return found
 
 
-def show_code_for_equations(obj: object, equations: list[str] | None = None) -> None:
+def show_code_for_equations(obj: type | Callable[..., Any], equations: list[str] | None = None) -> None:
     """Print, for each equation, the line of code that implements it.
 
     The listing names the file and the function (not line numbers, which move with every edit of

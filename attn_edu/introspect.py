@@ -32,10 +32,12 @@ import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-import torch
 from torch import Tensor, nn
 
 KINDS = ("spatial", "channel", "branch", "token", "memory")
+"""What an emitted tensor's weights range over: the one vocabulary of kinds of the package. A
+mechanism's own kind (:attr:`attn_edu.registry.Mechanism.kind`) is one of the first-order three,
+``spatial``, ``channel``, ``token``; see :mod:`attn_edu.registry` for the table and what follows."""
 
 
 @dataclass(frozen=True)
@@ -46,9 +48,9 @@ class AttentionMap:
         module: where the mechanism sits in the captured model ("" for the captured module itself).
         mechanism: the mechanism's class name, e.g. ``"CBAMBlock"``.
         name: what the tensor is inside the mechanism, e.g. ``"spatial"``, ``"channel"``.
-        kind: one of ``spatial`` (a map over H W), ``channel`` (weights over C), ``branch``
-            (weights over K branches), ``token`` (query-to-key weights), ``memory`` (responses of
-            external memory units).
+        kind: one of :data:`KINDS`: ``spatial`` (a map over H W), ``channel`` (weights over C),
+            ``branch`` (weights over K branches), ``token`` (query-to-key weights), ``memory``
+            (responses of external memory units).
         dims: the axis letters of ``tensor``, e.g. ``"B H W"``.
         tensor: the weights, detached by default.
         hw: the (H, W) grid of the query tokens / map, where known.
@@ -122,9 +124,27 @@ class AttentionModule(nn.Module):
         """The parameter count given by the formula in the class docstring."""
         raise NotImplementedError
 
-    def flops_formula(self, *input_shapes: tuple[int, ...]) -> int:
-        """FLOPs (2 x MACs of matmuls and convolutions) of one forward on the readable path."""
+    def flops_formula(self, x_shape: tuple[int, ...], kv_shape: tuple[int, ...] | None = None, *,
+                      H: int | None = None, W: int | None = None) -> int:
+        """FLOPs (2 x MACs of matmuls and convolutions) of one forward on the readable path.
+
+        One signature for all ten (:meth:`attn_edu.registry.Mechanism.flops` calls it alike):
+
+        Args:
+            x_shape: the input's shape as the forward takes it: ``B C H W`` for a map, ``B N C``
+                for tokens (the queries' for self-attention).
+            kv_shape: the keys' and values' ``B M C`` where they are other tokens than the queries
+                (cross-attention); a module whose forward takes one input raises ValueError.
+            H, W: the grid of ``B N C`` tokens, where the forward takes it (EMSA, which reduces its
+                keys on that grid); the other modules' cost does not depend on it, and they ignore it.
+        """
         raise NotImplementedError
+
+    def _one_input(self, kv_shape: tuple[int, ...] | None) -> None:
+        """For :meth:`flops_formula` of a module whose forward takes one input."""
+        if kv_shape is not None:
+            raise ValueError(f"{type(self).__name__}: flops_formula got kv_shape={tuple(kv_shape)}, "
+                             "but the module takes one input (no separate keys and values)")
 
 
 @contextlib.contextmanager
@@ -148,8 +168,9 @@ def capture(model: nn.Module, *, detach: bool = True) -> Iterator[list[Attention
             continue
         if module._attn_sink is not None:
             raise RuntimeError(f"capture: {type(module).__name__} at {path!r} is already being captured")
+        mech = type(module).__name__
 
-        def sink(name, tensor, dims, kind, hw, kv_hw, _path=path, _mech=type(module).__name__):
+        def sink(name, tensor, dims, kind, hw, kv_hw, _path=path, _mech=mech):
             if kind not in KINDS:
                 raise ValueError(f"{_mech}: emitted kind {kind!r}, expected one of {KINDS}")
             if len(dims.split()) != tensor.dim():
@@ -165,10 +186,3 @@ def capture(model: nn.Module, *, detach: bool = True) -> Iterator[list[Attention
     finally:
         for module in hooked:
             module._attn_sink = None
-
-
-def attention_maps(module: nn.Module, *inputs: Tensor, **kwargs: object) -> tuple[Tensor, list[AttentionMap]]:
-    """Run ``module(*inputs, **kwargs)`` once and return ``(output, maps)``."""
-    with capture(module) as maps, torch.no_grad():
-        out = module(*inputs, **kwargs)
-    return out, maps

@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 
@@ -104,10 +102,6 @@ def count_flops(fn: Callable[[], object]) -> int:
     return int(counter.get_total_flops())
 
 
-def loglog_slope(x: list[float], y: list[float]) -> float:
+def loglog_slope(x: Sequence[float], y: Sequence[float]) -> float:
     """Least-squares slope of log(y) against log(x): the exponent p in y ~ x^p."""
     return float(np.polyfit(np.log(np.asarray(x, float)), np.log(np.asarray(y, float)), 1)[0])
-
-
-def median(values: list[float]) -> float:
-    return float(statistics.median(values))

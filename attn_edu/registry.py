@@ -1,10 +1,52 @@
-"""The ten mechanisms and what the book, the lab and the benchmarks need to know about each.
+"""The ten mechanisms, and everything the book, the lab and the benchmark need to know about each.
 
 ``MECHANISMS`` is an ordered dict ``name -> Mechanism``; iterate over it instead of listing the
-ten by hand. Each entry carries the paper's metadata, the mechanism's kind, its chapter, the call
-users of the External-Attention-pytorch collection write (``example()``), a factory for any
-channel count (``build(channels)``) and a uniform map-in/map-out adaptor (``apply``) so that a
-backbone can host a token mechanism as easily as a channel gate.
+ten by hand. This module is the only place outside ``attn_edu/mechanisms/`` that knows any one
+mechanism: consumers read the fields of its entry and never branch on its name or class
+(``tests/test_one_place_per_fact.py`` checks the package and the chapters). Each entry holds
+
+* the paper (``title``, ``authors``, ``venue``, ``year``, ``arxiv``, ``official_code``), the book's
+  chapter, and ``short``, the name figures and tables print ("SE", "self-attention");
+* how to build and call it: the call users of the External-Attention-pytorch collection write
+  (``compat_call``, ``compat_input``: :meth:`Mechanism.example`, :meth:`Mechanism.call_example`),
+  a factory for any channel count (:meth:`Mechanism.build`), and ``call``, how its forward is
+  called on its own input, from which :meth:`Mechanism.apply` runs it on a ``B C H W`` map (token
+  mechanisms through ``B N C``) so that a backbone hosts a token mechanism as easily as a gate;
+* its cost: :meth:`Mechanism.flops` (the documented formula, for the input ``apply`` sees),
+  ``bound`` (the machine's kernel that bounds it: GEMM, 3x3 convolution or the broadcast-multiply
+  floor), ``target`` (what it should reach against that kernel), ``also_timed``, ``fused_call``,
+  ``path_note`` and ``sweep_readable`` (what the benchmark times beside it; see
+  :mod:`attn_edu.bench`);
+* ``lab_reads``: the emitted tensor the lab's metrics read (:mod:`attn_edu.lab.evaluate`).
+
+**Kinds: one vocabulary.** A *kind* names what a set of attention weights ranges over; the
+five words are :data:`attn_edu.introspect.KINDS`, and every emitted
+:class:`~attn_edu.introspect.AttentionMap` carries one:
+
+==========  ================================================  ==================
+kind        the weights range over                            dims
+==========  ================================================  ==================
+``channel`` the channels of a map                             ``B C``, ``B C C``
+``branch``  K branches, per channel (channel weights by       ``B K C``
+            branch)
+``spatial`` the positions of a map                            ``B H W``
+``token``   keys, per query token                             ``B h N M``
+``memory``  S memory units, per token (token weights over     ``B N S``
+            a learned memory)
+==========  ================================================  ==================
+
+A mechanism's ``kind`` is one of the first-order three, :data:`MECHANISM_KINDS`: ``channel``
+(it reweights the channels of a ``B C H W`` map: SE, ECA, SK, PSA; branch weights are channel
+weights), ``spatial`` (it weighs the positions of a ``B C H W`` map, with or without a channel
+gate: CBAM, BAM, DANet) or ``token`` (attention among ``B N C`` tokens, or from them to a
+memory: self-attention, EMSA, External Attention). The rest follows from it:
+
+* :attr:`Mechanism.takes`: a token mechanism takes ``B N C`` tokens, the others ``B C H W`` maps;
+* :attr:`Mechanism.map_kind`, the lab's map (:data:`MAP_KINDS`): ``channel`` mechanisms give a
+  weight vector, ``spatial`` and ``token`` ones a map over the image (``tests/test_lab_run.py``
+  checks that the tensor each one's ``lab_reads`` names has a grid exactly when this says so).
+
+See the book's introduction ("Reading attention maps") and the chapters named by ``chapter``.
 """
 
 from __future__ import annotations
@@ -15,6 +57,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from .introspect import KINDS, AttentionModule
 from .mechanisms import (
     BAMBlock,
     CBAMBlock,
@@ -28,6 +71,34 @@ from .mechanisms import (
     SKAttention,
 )
 
+MECHANISM_KINDS = ("channel", "spatial", "token")
+"""What a mechanism's weights range over (a subset of :data:`attn_edu.introspect.KINDS`)."""
+if not set(MECHANISM_KINDS) <= set(KINDS):
+    raise ImportError("registry: MECHANISM_KINDS must be kinds of attn_edu.introspect.KINDS")
+MAP_KINDS = ("spatial", "channel")
+"""The lab's map of a mechanism: a map over the image, or a weight vector."""
+BOUNDS = ("gemm", "conv3x3", "floor")
+"""The machine's kernels that bound a mechanism (:func:`attn_edu.bench.limit_kernels`)."""
+
+Call = Callable[[nn.Module, Tensor, tuple[int, int] | None], Tensor]
+"""``call(module, x, hw)``: run ``module`` on ``x``, its own input (``B N C`` tokens or a ``B C H W``
+map); ``hw`` is the grid of the tokens where known (``None``: the module's own default)."""
+
+
+def call_x(module: nn.Module, x: Tensor, hw: tuple[int, int] | None) -> Tensor:
+    """``module(x)``: one input (the gates, External Attention)."""
+    return module(x)
+
+
+def call_qkv(module: nn.Module, x: Tensor, hw: tuple[int, int] | None) -> Tensor:
+    """``module(x, x, x)``: queries, keys and values, here the same tokens (self-attention)."""
+    return module(x, x, x)
+
+
+def call_qkv_on_grid(module: nn.Module, x: Tensor, hw: tuple[int, int] | None) -> Tensor:
+    """``module(x, x, x, H=H, W=W)``: self-attention that reshapes its tokens to their grid (EMSA)."""
+    return module(x, x, x) if hw is None else module(x, x, x, H=hw[0], W=hw[1])
+
 
 def _map_to_tokens(x: Tensor) -> Tensor:
     return x.flatten(2).transpose(1, 2)  # B C H W -> B N C
@@ -37,41 +108,45 @@ def _tokens_to_map(t: Tensor, h: int, w: int) -> Tensor:
     return t.transpose(1, 2).unflatten(2, (h, w))  # B N C -> B C H W
 
 
-def _apply_map(module: nn.Module, x: Tensor) -> Tensor:
-    return module(x)
+def _args(call: str) -> list[str]:
+    return call[call.index("(") + 1:call.rindex(")")].split(", ")
 
 
-def _apply_external(module: nn.Module, x: Tensor) -> Tensor:
-    t = _map_to_tokens(x)
-    return _tokens_to_map(module(t), x.shape[2], x.shape[3])
-
-
-def _apply_self_attention(module: nn.Module, x: Tensor) -> Tensor:
-    t = _map_to_tokens(x)
-    return _tokens_to_map(module(t, t, t), x.shape[2], x.shape[3])
-
-
-def _apply_emsa(module: nn.Module, x: Tensor) -> Tensor:
-    t = _map_to_tokens(x)
-    return _tokens_to_map(module(t, t, t, H=x.shape[2], W=x.shape[3]), x.shape[2], x.shape[3])
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Mechanism:
-    """Metadata and entry points of one mechanism.
+    """One mechanism: its paper, how to build and call it, what it costs, what the lab reads.
 
     Attributes:
         name: short key, e.g. ``"se"``.
         cls: the module class in :mod:`attn_edu.mechanisms`.
+        short: the name figures and tables print, e.g. ``"SE"``, ``"self-attention"``.
         title, authors, venue, year, arxiv, official_code: the paper and the authors' code.
-        kind: ``"channel"``, ``"spatial"`` or ``"token"`` -- what the weights range over.
+        kind: one of :data:`MECHANISM_KINDS` (see the module docstring).
         chapter: the book page, relative to the repository root (without suffix).
         compat_call: the constructor call users of External-Attention-pytorch write.
         compat_input: the input shape that call is documented with.
+        make: ``channels -> module`` with the book's and the lab's settings (:meth:`build`).
+        call: how the module's forward is called on its own input (:data:`Call`).
+        bound: which of :data:`BOUNDS` bounds it at its compatibility call.
+        target: ``(op, value)``, what it should reach there against ``bound`` (issue #8): a
+            fraction of the kernel's GFLOP/s for ``">="``, a multiple of the floor's time for
+            ``"<="``; ``None``: no target.
+        also_timed: a kernel of :func:`attn_edu.bench.limit_kernels` timed beside it for reference
+            only, not its bound (SK: the grouped 3x3 convolution it is made of).
+        fused_call: where the compatibility call's fast path is not the fused
+            ``F.scaled_dot_product_attention``, a call on the same input whose fast path is (the
+            benchmark's path comparison times both).
+        path_note: what the compatibility call's fast path is, where it is not the fused kernel.
+        sweep_readable: whether the benchmark's sweeps time the readable path (``impl="reference"``)
+            beside the fast one, for a module that has both; False where the fast path of
+            :meth:`build`'s module is the same arithmetic in another order, not another kernel.
+        lab_reads: the name of the emitted tensor the lab's metrics read from the slot's module
+            (its kind decides how: see :mod:`attn_edu.lab.evaluate`).
     """
 
     name: str
-    cls: type[nn.Module]
+    cls: type[AttentionModule]
+    short: str
     title: str
     authors: str
     venue: str
@@ -82,29 +157,85 @@ class Mechanism:
     chapter: str
     compat_call: str
     compat_input: tuple[int, ...]
-    _build: Callable[[int], nn.Module]
-    _apply: Callable[[nn.Module, Tensor], Tensor]
+    make: Callable[[int], AttentionModule]
+    call: Call = call_x
+    bound: str
+    target: tuple[str, float] | None = None
+    also_timed: str | None = None
+    fused_call: str | None = None
+    path_note: str | None = None
+    sweep_readable: bool = True
+    lab_reads: str
 
-    def example(self, seed: int = 0) -> tuple[nn.Module, Tensor]:
+    def __post_init__(self) -> None:
+        where = f"registry entry {self.name!r}"
+        if self.kind not in MECHANISM_KINDS:
+            raise ValueError(f"{where}: kind must be one of {MECHANISM_KINDS}, got {self.kind!r}")
+        if self.bound not in BOUNDS:
+            raise ValueError(f"{where}: bound must be one of {BOUNDS}, got {self.bound!r}")
+        if self.target is not None and self.target[0] not in (">=", "<="):
+            raise ValueError(f"{where}: target must be ('>=' or '<=', value), got {self.target!r}")
+        for call in (self.compat_call, self.fused_call):
+            if call is not None and not call.startswith(f"{self.cls.__name__}("):
+                raise ValueError(f"{where}: {call!r} is not a call of {self.cls.__name__}")
+
+    # --- building and calling -------------------------------------------------------------
+
+    def construct(self, call: str) -> AttentionModule:
+        """The module of a literal constructor call of this file (``compat_call``, ``fused_call``)."""
+        return eval(call, {self.cls.__name__: self.cls})  # a literal call from this file
+
+    def example(self, seed: int = 0) -> tuple[AttentionModule, Tensor]:
         """The compatibility call and a seeded input of its documented shape."""
         torch.manual_seed(seed)
-        module = eval(self.compat_call, {self.cls.__name__: self.cls})  # a literal call from this file
+        module = self.construct(self.compat_call)
         x = torch.randn(self.compat_input, generator=torch.Generator().manual_seed(seed + 1))
         return module, x
 
     def call_example(self, module: nn.Module, x: Tensor) -> Tensor:
         """Call ``module`` on ``x`` the way users of the collection do (``sa(x, x, x)`` for tokens)."""
-        if self.cls in (ScaledDotProductAttention, EMSA):
-            return module(x, x, x)
-        return module(x)
+        return self.call(module, x, None)
 
-    def build(self, channels: int) -> nn.Module:
+    def build(self, channels: int) -> AttentionModule:
         """A module of this mechanism for a ``channels``-wide feature map (book/lab settings)."""
-        return self._build(channels)
+        return self.make(channels)
+
+    @property
+    def takes(self) -> str:
+        """The dims of the module's input: ``"B N C"`` (token mechanisms) or ``"B C H W"``."""
+        return "B N C" if self.kind == "token" else "B C H W"
+
+    def input_shape(self, map_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The shape the module sees when :meth:`apply` runs it on a map of ``map_shape`` (B C H W)."""
+        b, c, h, w = map_shape
+        return (b, h * w, c) if self.takes == "B N C" else (b, c, h, w)
 
     def apply(self, module: nn.Module, x: Tensor) -> Tensor:
         """Run ``module`` on a B C H W map and return a B C H W map (tokens go through B N C)."""
-        return self._apply(module, x)
+        h, w = x.shape[2], x.shape[3]
+        if self.takes == "B N C":
+            return _tokens_to_map(self.call(module, _map_to_tokens(x), (h, w)), h, w)
+        return self.call(module, x, (h, w))
+
+    # --- cost and the lab -----------------------------------------------------------------
+
+    def flops(self, module: AttentionModule, x_map: Tensor | tuple[int, ...]) -> int:
+        """FLOPs of ``apply(module, x_map)`` on the readable path, from the docstring's formula."""
+        shape = tuple(x_map.shape) if isinstance(x_map, Tensor) else tuple(x_map)
+        return module.flops_formula(self.input_shape(shape), H=shape[2], W=shape[3])
+
+    @property
+    def fused_label(self) -> str | None:
+        """``fused_call`` named by the arguments it changes, e.g. ``"emsa (apply_transform=False)"``."""
+        if self.fused_call is None:
+            return None
+        changed = [a for a in _args(self.fused_call) if a not in _args(self.compat_call)]
+        return f"{self.name} ({', '.join(changed)})"
+
+    @property
+    def map_kind(self) -> str:
+        """The lab's map: ``"channel"`` (a weight vector) or ``"spatial"`` (a map over the image)."""
+        return "channel" if self.kind == "channel" else "spatial"
 
     @property
     def citation(self) -> str:
@@ -113,67 +244,118 @@ class Mechanism:
 
 _ENTRIES = [
     Mechanism(
-        "self_attention", ScaledDotProductAttention, "Attention Is All You Need",
-        "Vaswani, Shazeer, Parmar, Uszkoreit, Jones, Gomez, Kaiser, Polosukhin", "NeurIPS", 2017,
-        "1706.03762", "https://github.com/tensorflow/tensor2tensor", "token", "book/self_attention",
-        "ScaledDotProductAttention(d_model=512, d_k=512, d_v=512, h=8)", (50, 49, 512),
-        lambda c: ScaledDotProductAttention(d_model=c, d_k=max(1, c // 4), d_v=max(1, c // 4), h=4),
-        _apply_self_attention,
+        name="self_attention", cls=ScaledDotProductAttention, short="self-attention",
+        title="Attention Is All You Need",
+        authors="Vaswani, Shazeer, Parmar, Uszkoreit, Jones, Gomez, Kaiser, Polosukhin", venue="NeurIPS", year=2017,
+        arxiv="1706.03762", official_code="https://github.com/tensorflow/tensor2tensor",
+        kind="token", chapter="book/self_attention",
+        compat_call="ScaledDotProductAttention(d_model=512, d_k=512, d_v=512, h=8)", compat_input=(50, 49, 512),
+        make=lambda c: ScaledDotProductAttention(d_model=c, d_k=max(1, c // 4), d_v=max(1, c // 4), h=4),
+        call=call_qkv,
+        bound="gemm", target=(">=", 0.75),
+        lab_reads="heads",
     ),
     Mechanism(
-        "external_attention", ExternalAttention,
-        "Beyond Self-attention: External Attention using Two Linear Layers for Visual Tasks",
-        "Guo, Liu, Mu, Hu", "IEEE TPAMI", 2022, "2105.02358", "https://github.com/MenghaoGuo/EANet",
-        "token", "book/external_attention", "ExternalAttention(d_model=512, S=8)", (50, 49, 512),
-        lambda c: ExternalAttention(d_model=c, S=64), _apply_external,
+        name="external_attention", cls=ExternalAttention, short="External Attention",
+        title="Beyond Self-attention: External Attention using Two Linear Layers for Visual Tasks",
+        authors="Guo, Liu, Mu, Hu", venue="IEEE TPAMI", year=2022, arxiv="2105.02358",
+        official_code="https://github.com/MenghaoGuo/EANet",
+        kind="token", chapter="book/external_attention",
+        compat_call="ExternalAttention(d_model=512, S=8)", compat_input=(50, 49, 512),
+        make=lambda c: ExternalAttention(d_model=c, S=64),
+        call=call_x,
+        bound="floor",
+        lab_reads="memory",
     ),
     Mechanism(
-        "emsa", EMSA, "ResT: An Efficient Transformer for Visual Recognition", "Zhang, Yang",
-        "NeurIPS", 2021, "2105.13677", "https://github.com/wofmanaf/ResT", "token", "book/emsa",
-        "EMSA(d_model=512, d_k=512, d_v=512, h=8, H=8, W=8, ratio=2, apply_transform=True)", (50, 64, 512),
-        lambda c: EMSA(d_model=c, d_k=max(1, c // 4), d_v=max(1, c // 4), h=4, ratio=2, apply_transform=True),
-        _apply_emsa,
+        name="emsa", cls=EMSA, short="EMSA",
+        title="ResT: An Efficient Transformer for Visual Recognition", authors="Zhang, Yang",
+        venue="NeurIPS", year=2021, arxiv="2105.13677", official_code="https://github.com/wofmanaf/ResT",
+        kind="token", chapter="book/emsa",
+        compat_call="EMSA(d_model=512, d_k=512, d_v=512, h=8, H=8, W=8, ratio=2, apply_transform=True)",
+        compat_input=(50, 64, 512),
+        make=lambda c: EMSA(d_model=c, d_k=max(1, c // 4), d_v=max(1, c // 4), h=4, ratio=2, apply_transform=True),
+        call=call_qkv_on_grid,
+        bound="gemm", target=(">=", 0.75),
+        # with the transform (the compatibility call and build()) the fused kernel does not apply
+        fused_call="EMSA(d_model=512, d_k=512, d_v=512, h=8, H=8, W=8, ratio=2, apply_transform=False)",
+        path_note="apply_transform=True: the fused kernel does not apply; the fast path copies no heads and "
+                  "computes the batch in slices",
+        sweep_readable=False,
+        lab_reads="heads",
     ),
     Mechanism(
-        "se", SEAttention, "Squeeze-and-Excitation Networks", "Hu, Shen, Sun", "CVPR", 2018,
-        "1709.01507", "https://github.com/hujie-frank/SENet", "channel", "book/se",
-        "SEAttention(channel=512, reduction=8)", (50, 512, 7, 7),
-        lambda c: SEAttention(channel=c, reduction=8), _apply_map,
+        name="se", cls=SEAttention, short="SE",
+        title="Squeeze-and-Excitation Networks", authors="Hu, Shen, Sun", venue="CVPR", year=2018,
+        arxiv="1709.01507", official_code="https://github.com/hujie-frank/SENet",
+        kind="channel", chapter="book/se",
+        compat_call="SEAttention(channel=512, reduction=8)", compat_input=(50, 512, 7, 7),
+        make=lambda c: SEAttention(channel=c, reduction=8),
+        bound="floor", target=("<=", 4.0),
+        lab_reads="channel",
     ),
     Mechanism(
-        "eca", ECAAttention, "ECA-Net: Efficient Channel Attention for Deep Convolutional Neural Networks",
-        "Wang, Wu, Zhu, Li, Zuo, Hu", "CVPR", 2020, "1910.03151", "https://github.com/BangguWu/ECANet",
-        "channel", "book/eca", "ECAAttention(kernel_size=3)", (50, 512, 7, 7),
-        lambda c: ECAAttention(channel=c), _apply_map,
+        name="eca", cls=ECAAttention, short="ECA",
+        title="ECA-Net: Efficient Channel Attention for Deep Convolutional Neural Networks",
+        authors="Wang, Wu, Zhu, Li, Zuo, Hu", venue="CVPR", year=2020, arxiv="1910.03151",
+        official_code="https://github.com/BangguWu/ECANet",
+        kind="channel", chapter="book/eca",
+        compat_call="ECAAttention(kernel_size=3)", compat_input=(50, 512, 7, 7),
+        make=lambda c: ECAAttention(channel=c),
+        bound="floor", target=("<=", 3.0),
+        lab_reads="channel",
     ),
     Mechanism(
-        "sk", SKAttention, "Selective Kernel Networks", "Li, Wang, Hu, Yang", "CVPR", 2019, "1903.06586",
-        "https://github.com/implus/SKNet", "channel", "book/sk", "SKAttention(channel=512, reduction=8)",
-        (50, 512, 7, 7), lambda c: SKAttention(channel=c, reduction=8, group=min(32, c // 2)), _apply_map,
+        name="sk", cls=SKAttention, short="SK",
+        title="Selective Kernel Networks", authors="Li, Wang, Hu, Yang", venue="CVPR", year=2019,
+        arxiv="1903.06586", official_code="https://github.com/implus/SKNet",
+        kind="channel", chapter="book/sk",
+        compat_call="SKAttention(channel=512, reduction=8)", compat_input=(50, 512, 7, 7),
+        make=lambda c: SKAttention(channel=c, reduction=8, group=min(32, c // 2)),
+        bound="conv3x3", target=(">=", 0.60), also_timed="grouped_conv3x3",
+        lab_reads="branch",
     ),
     Mechanism(
-        "psa", PSA, "EPSANet: An Efficient Pyramid Squeeze Attention Block on Convolutional Neural Network",
-        "Zhang, Zu, Lu, Zou, Meng", "ACCV", 2022, "2105.14447", "https://github.com/murufeng/EPSANet",
-        "channel", "book/psa", "PSA(channel=512, reduction=8)", (50, 512, 7, 7),
-        lambda c: PSA(channel=c, reduction=4), _apply_map,
+        name="psa", cls=PSA, short="PSA",
+        title="EPSANet: An Efficient Pyramid Squeeze Attention Block on Convolutional Neural Network",
+        authors="Zhang, Zu, Lu, Zou, Meng", venue="ACCV", year=2022, arxiv="2105.14447",
+        official_code="https://github.com/murufeng/EPSANet",
+        kind="channel", chapter="book/psa",
+        compat_call="PSA(channel=512, reduction=8)", compat_input=(50, 512, 7, 7),
+        make=lambda c: PSA(channel=c, reduction=4),
+        bound="conv3x3", target=(">=", 0.60),
+        lab_reads="branch",
     ),
     Mechanism(
-        "cbam", CBAMBlock, "CBAM: Convolutional Block Attention Module", "Woo, Park, Lee, Kweon", "ECCV",
-        2018, "1807.06521", "https://github.com/Jongchan/attention-module", "spatial", "book/cbam",
-        "CBAMBlock(channel=512, reduction=16, kernel_size=7)", (50, 512, 7, 7),
-        lambda c: CBAMBlock(channel=c, reduction=8, kernel_size=7), _apply_map,
+        name="cbam", cls=CBAMBlock, short="CBAM",
+        title="CBAM: Convolutional Block Attention Module", authors="Woo, Park, Lee, Kweon", venue="ECCV",
+        year=2018, arxiv="1807.06521", official_code="https://github.com/Jongchan/attention-module",
+        kind="spatial", chapter="book/cbam",
+        compat_call="CBAMBlock(channel=512, reduction=16, kernel_size=7)", compat_input=(50, 512, 7, 7),
+        make=lambda c: CBAMBlock(channel=c, reduction=8, kernel_size=7),
+        bound="floor", target=("<=", 20.0),
+        lab_reads="spatial",
     ),
     Mechanism(
-        "bam", BAMBlock, "BAM: Bottleneck Attention Module", "Park, Woo, Lee, Kweon", "BMVC", 2018,
-        "1807.06514", "https://github.com/Jongchan/attention-module", "spatial", "book/bam",
-        "BAMBlock(channel=512, reduction=16, dia_val=2)", (50, 512, 7, 7),
-        lambda c: BAMBlock(channel=c, reduction=8, dia_val=2), _apply_map,
+        name="bam", cls=BAMBlock, short="BAM",
+        title="BAM: Bottleneck Attention Module", authors="Park, Woo, Lee, Kweon", venue="BMVC", year=2018,
+        arxiv="1807.06514", official_code="https://github.com/Jongchan/attention-module",
+        kind="spatial", chapter="book/bam",
+        compat_call="BAMBlock(channel=512, reduction=16, dia_val=2)", compat_input=(50, 512, 7, 7),
+        make=lambda c: BAMBlock(channel=c, reduction=8, dia_val=2),
+        bound="floor",
+        lab_reads="spatial",
     ),
     Mechanism(
-        "danet", DAModule, "Dual Attention Network for Scene Segmentation",
-        "Fu, Liu, Tian, Li, Bao, Fang, Lu", "CVPR", 2019, "1809.02983", "https://github.com/junfu1115/DANet",
-        "spatial", "book/danet", "DAModule(d_model=512, kernel_size=3, H=7, W=7)", (50, 512, 7, 7),
-        lambda c: DAModule(d_model=c, kernel_size=3), _apply_map,
+        name="danet", cls=DAModule, short="DANet",
+        title="Dual Attention Network for Scene Segmentation",
+        authors="Fu, Liu, Tian, Li, Bao, Fang, Lu", venue="CVPR", year=2019, arxiv="1809.02983",
+        official_code="https://github.com/junfu1115/DANet",
+        kind="spatial", chapter="book/danet",
+        compat_call="DAModule(d_model=512, kernel_size=3, H=7, W=7)", compat_input=(50, 512, 7, 7),
+        make=lambda c: DAModule(d_model=c, kernel_size=3),
+        bound="gemm", target=(">=", 0.75),
+        lab_reads="position",
     ),
 ]
 

@@ -101,7 +101,8 @@ def has_click_marker(fig: dict) -> bool:
     """True when a plotly figure (as JSON) asks for click-to-select (see :data:`CLICK_JS`)."""
     layout = fig.get("layout") if isinstance(fig, dict) else None
     meta = layout.get("meta") if isinstance(layout, dict) else None
-    return isinstance(meta, dict) and isinstance(meta.get(CLICK_META), dict) and "click_selects_slider" in meta[CLICK_META]
+    marker = meta.get(CLICK_META) if isinstance(meta, dict) else None
+    return isinstance(marker, dict) and "click_selects_slider" in marker
 
 
 def _plotly_js_path() -> Path:

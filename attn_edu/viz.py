@@ -8,6 +8,14 @@ The contract, used by every chapter:
   smoothed guess). Values are shown as they are, with a colour bar.
 * colours: a perceptually uniform map (``magma`` by default), blended over the photo.
 
+Stored compactly: the book stores every figure in its notebook, so the plotly figures carry their
+numbers as plotly.js typed arrays (``{"dtype": "f4", "bdata": <base64>, "shape": "h, w"}``, decoded
+by plotly.js 2.28 and later: the site's copy of plotly.py's plotly.js and the one of JupyterLab's
+and Notebook 7's plotly extension), rounded to :data:`DECIMALS` decimals before the cast to float32,
+so that the stored bytes do not depend on a value's last bits. That holds for the traces (plotly.py
+6+ stores a trace's numpy arrays so itself) and for the arrays each slider step or menu entry swaps
+in (which plotly.py would store as plain lists, one number per line). See :func:`typed_array`.
+
 matplotlib and plotly are imported lazily, so ``import attn_edu`` stays light.
 """
 
@@ -22,6 +30,7 @@ import torch
 
 CMAP = "magma"
 PLOTLY_CMAP = "Magma"
+DECIMALS = 4  # what the hover labels show (``%{z:.4f}``); a map's colours need far less
 
 
 def _as_numpy(a: object, where: str, ndim: int) -> np.ndarray:
@@ -52,6 +61,53 @@ def _check_images(images: object, where: str) -> np.ndarray:
     return imgs
 
 
+def compact(a: object, decimals: int = DECIMALS) -> np.ndarray:
+    """``a`` rounded to ``decimals`` decimals, as little-endian float32: what a plotly figure stores.
+
+    Rounding first (in float64) makes the stored value a function of the rounded number only, not
+    of the last bits of ``a``; float32 keeps 7 significant digits, more than the rounding leaves for
+    values below 100. ``-0.0`` becomes ``0.0`` (same value, other bytes).
+    """
+    if isinstance(a, torch.Tensor):
+        a = a.detach().cpu().numpy()
+    r = np.round(np.asarray(a, dtype=np.float64), decimals) + 0.0  # + 0.0: -0.0 -> 0.0
+    return np.ascontiguousarray(r, dtype="<f4")
+
+
+def typed_array(a: object, decimals: int = DECIMALS) -> dict:
+    """A plotly.js typed array of ``a`` (see :func:`compact`): ``{"dtype": "f4", "bdata", "shape"}``.
+
+    For the arrays a slider step or a menu entry passes to ``restyle``/``update``: plotly.py stores
+    a trace's numpy arrays this way itself, but turns those in a control's ``args`` into plain lists.
+    plotly.js decodes the spec wherever it reads a data array (since 2.28), a control's too.
+    """
+    v = compact(a, decimals)
+    spec = {"dtype": "f4", "bdata": base64.b64encode(v.tobytes()).decode("ascii")}
+    if v.ndim > 1:
+        spec["shape"] = ", ".join(str(n) for n in v.shape)  # plotly.py's own spelling: "h, w"
+    return spec
+
+
+def from_typed_array(spec: dict) -> np.ndarray:
+    """The array a plotly.js typed array spec holds (the inverse of :func:`typed_array`)."""
+    a = np.frombuffer(base64.b64decode(spec["bdata"]), dtype="<" + _PLOTLY_DTYPES[spec["dtype"]])
+    shape = spec.get("shape")
+    return a.reshape([int(n) for n in str(shape).split(",")]) if shape is not None else a
+
+
+_PLOTLY_DTYPES = {"f4": "f4", "f8": "f8", "i1": "i1", "u1": "u1", "u1c": "u1", "i2": "i2", "u2": "u2",
+                  "i4": "i4", "u4": "u4"}  # plotly.js's typed-array names -> numpy's
+
+
+def _photo_interpolation(ax, H: int, W: int) -> dict:
+    """How to resample a photo of ``H x W`` pixels on ``ax``: ``nearest`` when it is shown at least
+    twice its size, as the map over it is (each pixel a block; matplotlib's default smooths an
+    enlargement under 3x, which also makes the stored PNG about 3x larger); otherwise matplotlib's
+    antialiasing, which a shrunk or barely enlarged photo needs."""
+    box = ax.get_window_extent()
+    return {"interpolation": "nearest"} if min(box.width / W, box.height / H) >= 2 else {}
+
+
 def overlay(
     ax,
     image: object,
@@ -74,6 +130,9 @@ def overlay(
         attn: ``(h, w)`` map over the same field of view.
         marker: optional ``(row, col)`` in image pixels, drawn as a cross (e.g. the query).
 
+    The photo is drawn pixel by pixel (``nearest``) when the axis shows it at least twice its size,
+    and antialiased otherwise (see :func:`_photo_interpolation`).
+
     With ``colorbar=True``, a figure that has no layout engine gets the tight one, so that the
     colour bar's label does not run into a neighbouring axis' label; a figure made with
     ``layout="constrained"`` (or another engine) keeps its own.
@@ -81,7 +140,7 @@ def overlay(
     img = _check_image(image, "overlay")
     a = _as_numpy(attn, "overlay", 2)
     H, W = img.shape[:2]
-    ax.imshow(img, extent=(0, W, H, 0))
+    ax.imshow(img, extent=(0, W, H, 0), **_photo_interpolation(ax, H, W))
     shown = ax.imshow(a, extent=(0, W, H, 0), cmap=cmap, alpha=alpha, vmin=vmin, vmax=vmax, interpolation="nearest")
     if marker is not None:
         ax.plot([marker[1]], [marker[0]], marker="+", color="cyan", markersize=14, markeredgewidth=2.5)
@@ -104,14 +163,54 @@ def overlay(
     return shown
 
 
-def image_source(image: object) -> str:
-    """A PNG data URI of the photo, for plotly's ``go.Image(source=...)`` (much smaller than JSON)."""
+def photo(ax, image: object, *, title: str | None = None, box: Sequence[float] | None = None, fontsize: float = 10):
+    """Draw a photo on a matplotlib axis, without ticks: the first column of a grid of overlays.
+
+    Drawn as :func:`overlay` draws its photo (pixel by pixel when enlarged at least twice), so a
+    scene and the maps over it look alike. ``box``: optional ``(top, left, bottom, right)`` in
+    pixels (bottom/right exclusive), drawn as a cyan rectangle (e.g. a lab scene's object box,
+    ``scenes.boxes[i].tolist()``). Returns the ``AxesImage``.
+    """
+    img = _check_image(image, "photo")
+    H, W = img.shape[:2]
+    shown = ax.imshow(img, extent=(0, W, H, 0), **_photo_interpolation(ax, H, W))
+    if box is not None:
+        if len(box) != 4:
+            raise ValueError(f"photo: box must be (top, left, bottom, right), got {box!r}")
+        import matplotlib.patches as mpatches
+
+        top, left, bottom, right = (float(v) for v in box)  # pixel (i, j) spans [j, j + 1] x [i, i + 1] here
+        ax.add_patch(mpatches.Rectangle((left, top), right - left, bottom - top, fill=False, color="cyan", lw=1.5))
+    ax.set_xlim(0, W)
+    ax.set_ylim(H, 0)
+    ax.axis("off")
+    if title:
+        ax.set_title(title, fontsize=fontsize)
+    return shown
+
+
+def image_source(image: object, format: str = "png", quality: int = 85) -> str:
+    """A data URI of the photo, for plotly's ``go.Image(source=...)`` (much smaller than JSON).
+
+    ``format="png"`` (default): lossless, the right choice for the lab's small scenes, which the
+    figure enlarges pixel by pixel. ``"jpeg"`` (at ``quality``): about 4x smaller for a large
+    photograph, e.g. a strip of full-size photos under a translucent map.
+    """
     from PIL import Image
 
-    img = _check_image(image, "image_source")
+    where = "image_source"
+    if format not in ("png", "jpeg"):
+        raise ValueError(f"{where}: format must be 'png' or 'jpeg', got {format!r}")
+    if not (isinstance(quality, int) and 1 <= quality <= 95):
+        raise ValueError(f"{where}: quality must be an int in [1, 95], got {quality!r}")
+    img = _check_image(image, where)
     buf = io.BytesIO()
-    Image.fromarray((img * 255).round().astype(np.uint8)).save(buf, format="PNG", optimize=True)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    pil = Image.fromarray((img * 255).round().astype(np.uint8))
+    if format == "png":
+        pil.save(buf, format="PNG", optimize=True)
+    else:
+        pil.save(buf, format="JPEG", quality=quality, optimize=True)
+    return f"data:image/{format};base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def _heatmap(attn: np.ndarray, H: int, W: int, **kw):
@@ -119,23 +218,12 @@ def _heatmap(attn: np.ndarray, H: int, W: int, **kw):
 
     h, w = attn.shape
     return go.Heatmap(
-        z=np.round(attn, 4),
+        z=compact(attn),
         x0=W / w / 2 - 0.5, dx=W / w, y0=H / h / 2 - 0.5, dy=H / h,
-        colorscale=PLOTLY_CMAP, opacity=0.6, hovertemplate="pixel row %{y:.0f}, col %{x:.0f}<br>weight %{z:.4f}<extra></extra>",
+        colorscale=PLOTLY_CMAP, opacity=0.6,
+        hovertemplate="pixel row %{y:.0f}, col %{x:.0f}<br>weight %{z:.4f}<extra></extra>",
         **kw,
     )
-
-
-def plotly_overlay(image: object, attn: object, *, title: str = "", label: str = "weight", height: int = 420):
-    """An interactive (hover) figure of ``attn`` over ``image``: the plotly twin of :func:`overlay`."""
-    import plotly.graph_objects as go
-
-    img = _check_image(image, "plotly_overlay")
-    a = _as_numpy(attn, "plotly_overlay", 2)
-    H, W = img.shape[:2]
-    fig = go.Figure([go.Image(source=image_source(img), hoverinfo="skip"), _heatmap(a, H, W, colorbar={"title": {"text": label}})])
-    _square_layout(fig, title, H, W, height)
-    return fig
 
 
 def _square_layout(fig, title: str, H: int, W: int, height: int) -> None:
@@ -203,9 +291,11 @@ def plotly_explorer(
     m = _as_numpy(maps, "plotly_explorer", 4)
     V, Q = m.shape[:2]
     if not isinstance(click_selects_query, bool):
-        raise TypeError(f"plotly_explorer: click_selects_query must be a bool, got {type(click_selects_query).__name__}")
+        raise TypeError("plotly_explorer: click_selects_query must be a bool, "
+                        f"got {type(click_selects_query).__name__}")
     if len(queries) != Q or len(view_labels) != V:
-        raise ValueError(f"plotly_explorer: maps has {V} views x {Q} queries, got {len(view_labels)} labels and {len(queries)} queries")
+        raise ValueError(f"plotly_explorer: maps has {V} views x {Q} queries, "
+                         f"got {len(view_labels)} labels and {len(queries)} queries")
     H, W = img.shape[:2]
     traces = [go.Image(source=image_source(img), hoverinfo="skip")]
     for v in range(V):
@@ -222,7 +312,7 @@ def plotly_explorer(
     names = query_names or [f"row {r:.0f}, col {c:.0f}" for r, c in queries]
     steps = [
         {"method": "update", "label": names[q],
-         "args": [{"z": [np.round(m[v, q], 4) for v in range(V)]}, {"shapes": marker(q)}, list(range(1, V + 1))]}
+         "args": [{"z": [typed_array(m[v, q]) for v in range(V)]}, {"shapes": marker(q)}, list(range(1, V + 1))]}
         for q in range(Q)
     ]
     _slider_and_view_menu(fig, steps, view_labels, query_label)
@@ -292,14 +382,14 @@ def plotly_scene_explorer(
     def box(q: int) -> list[dict]:
         if bx is None:
             return []
-        t, l, b, r = bx[q]
-        return [{"type": "rect", "x0": l - 0.5, "x1": r - 0.5, "y0": t - 0.5, "y1": b - 0.5,
+        top, left, bottom, right = bx[q]
+        return [{"type": "rect", "x0": left - 0.5, "x1": right - 0.5, "y0": top - 0.5, "y1": bottom - 0.5,
                  "line": {"color": "cyan", "width": 2}}]
 
     fig.update_layout(shapes=box(0))
     steps = [
         {"method": "update", "label": names[q],
-         "args": [{"source": [sources[q]] + [None] * V, "z": [None] + [np.round(m[v, q], 4) for v in range(V)]},
+         "args": [{"source": [sources[q]] + [None] * V, "z": [None] + [typed_array(m[v, q]) for v in range(V)]},
                   {"shapes": box(q)}, list(range(V + 1))]}
         for q in range(Q)
     ]
@@ -343,6 +433,7 @@ def plotly_map_slider(
         raise ValueError(f"{where}: expected {Q} names (one per map), got {len(names)}")
     if not np.isfinite(m).all():
         raise ValueError(f"{where}: maps must be finite")
+    m = np.round(m, DECIMALS) + 0.0  # as stored (see compact): the ranges are the stored maps', in short decimals
     if isinstance(scale, str):
         if scale == "own":
             ranges = [(min(0.0, float(z.min())), float(z.max())) for z in m]
@@ -364,7 +455,7 @@ def plotly_map_slider(
                               colorbar={"title": {"text": label + suffix}})])
     _square_layout(fig, title, H, W, height)
     steps = [{"method": "restyle", "label": names[q],
-              "args": [{"z": [np.round(m[q], 4)], "zmin": [ranges[q][0]], "zmax": [ranges[q][1]]}, [1]]}
+              "args": [{"z": [typed_array(m[q])], "zmin": [ranges[q][0]], "zmax": [ranges[q][1]]}, [1]]}
              for q in range(Q)]
     fig.update_layout(sliders=[_slider(steps, slider_label)])
     return fig
@@ -439,7 +530,7 @@ def plotly_channel_weights(
         colours = ["#1f77b4"] * C
         if marked is not None:
             colours[marked[q]] = "#ff7f0e"
-        fig.add_trace(go.Bar(x=np.arange(C), y=np.round(w[q], 4), marker={"color": colours}, visible=q == 0,
+        fig.add_trace(go.Bar(x=np.arange(C), y=compact(w[q]), marker={"color": colours}, visible=q == 0,
                              name=names[q], hovertemplate="channel %{x}<br>" + label + " %{y:.3f}<extra></extra>"),
                       row=1, col=2)
     fig.update_xaxes(visible=False, range=[-0.5, W - 0.5], row=1, col=1)

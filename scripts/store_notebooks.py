@@ -11,6 +11,11 @@ drawn by the site's local plotly.js and natively by JupyterLab and Colab). What 
 * every output, except those of widget cells: an ipywidgets output needs a live kernel, and a
   stored one shows as a text repr (``interactive(children=...``) in an untrusted notebook;
 * no widget state (``metadata.widgets``), for the same reason;
+* each matplotlib image as the smaller of two encodings of the same pixels (:func:`compact_images`):
+  the PNG recompressed losslessly (RGB: matplotlib's alpha channel is constant), or, where that is at least :data:`JPEG_GAIN` times smaller, a
+  JPEG at quality :data:`JPEG_QUALITY` without chroma subsampling (figures full of photographs,
+  whose text stays as sharp to the eye). nbval does not compare images, so a fresh run's PNG and
+  the stored JPEG are the same output to it;
 * ``metadata.attn_edu.execution``: the seconds the run took, and the versions and machine it ran
   on, for the execution-statistics page.
 """
@@ -71,6 +76,69 @@ def strip_widgets(nb: nbformat.NotebookNode) -> None:
             cell.outputs = []
 
 
+PNG, JPEG = "image/png", "image/jpeg"
+JPEG_QUALITY = 90
+JPEG_GAIN = 1.5
+
+
+def _encode(img, fmt: str) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    if fmt == "PNG":
+        img.save(buf, format="PNG", optimize=True)
+    else:
+        img.save(buf, format="JPEG", quality=JPEG_QUALITY, subsampling=0, optimize=True)
+    return buf.getvalue()
+
+
+def compact_image(png: bytes) -> tuple[str, bytes]:
+    """``(mimetype, bytes)``: the smaller encoding of a PNG's pixels (see the module docstring).
+
+    An opaque RGBA image (matplotlib's) is stored as RGB, the same pixels without the constant
+    alpha channel. An image with transparency stays PNG (JPEG has none); so does one whose PNG is
+    already the smaller, e.g. a line chart. The pixels are never resampled.
+    """
+    import io
+
+    from PIL import Image
+
+    img = Image.open(io.BytesIO(png))
+    img.load()
+    opaque = img.mode in ("RGB", "L") or (img.mode == "RGBA" and img.getchannel("A").getextrema() == (255, 255))
+    if opaque and img.mode == "RGBA":
+        img = img.convert("RGB")
+    best = min(png, _encode(img, "PNG"), key=len)
+    if opaque:
+        jpeg = _encode(img.convert("RGB"), "JPEG")
+        if len(jpeg) * JPEG_GAIN <= len(best):
+            return JPEG, jpeg
+    return PNG, best
+
+
+def compact_images(nb: nbformat.NotebookNode) -> int:
+    """Re-encode the PNG outputs of ``nb`` in place with :func:`compact_image`; returns the bytes saved."""
+    import base64
+
+    saved = 0
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if PNG not in data or JPEG in data:
+                continue
+            png = base64.b64decode(data[PNG])
+            mime, new = compact_image(png)
+            if mime == PNG and new == png:
+                continue
+            saved += len(png) - len(new)
+            del data[PNG]
+            data[mime] = base64.b64encode(new).decode("ascii")
+            meta = out.get("metadata", {})
+            if PNG in meta:  # e.g. a width for a high-dpi figure: it describes the same pixels
+                meta[mime] = meta.pop(PNG)
+    return saved
+
+
 def store(path: Path) -> float:
     nb = nbformat.read(path, as_version=4)
     client = SlicedReplyClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3", allow_errors=False,
@@ -79,6 +147,7 @@ def store(path: Path) -> float:
     client.execute()
     seconds = time.perf_counter() - start
     strip_widgets(nb)
+    compact_images(nb)
     import torch  # noqa: PLC0415 - only for the record
 
     nb.metadata.setdefault("attn_edu", {})["execution"] = {

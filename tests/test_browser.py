@@ -118,8 +118,10 @@ def _check_figure_is_interactive(tab, fig, where: str) -> None:
     hover = fig.locator(".hoverlayer .hovertext")
     assert hover.count() > 0, f"{where}: no hover label on the plot area"
     tab.mouse.move(0, 0)
-    # what a control can change: traces' visibility and data, the layout's titles, slider positions
-    state = ("el => JSON.stringify([el.data.map(t => [t.visible, t.z && t.z[0] && t.z[0][0], t.y && t.y[0]]),"
+    # what a control can change: traces' visibility and data, the layout's titles, slider positions.
+    # The data as plotly.js draws it (_fullData): the figures store typed arrays ({dtype, bdata}),
+    # which plotly.js decodes there, so a step whose arrays did not decode shows here as no change.
+    state = ("el => JSON.stringify([el._fullData.map(t => [t.visible, t.z && t.z[0] && t.z[0][0], t.y && t.y[0]]),"
              " [el.layout.title, el.layout.yaxis && el.layout.yaxis.title, el.layout.yaxis && el.layout.yaxis.type],"
              " (el.layout.sliders || []).map(s => s.active)])")
     before = fig.evaluate(state)
@@ -153,7 +155,8 @@ def _check_click_selects_query(tab, fig, where: str) -> None:
     if not spec or "click_selects_slider" not in spec:
         return
     i, pts = spec["click_selects_slider"], spec["slider_points"]
-    state = f"el => JSON.stringify([el.layout.sliders[{i}].active, el.layout.shapes, el.data.map(t => t.z && t.z[0])])"
+    state = (f"el => JSON.stringify([el.layout.sliders[{i}].active, el.layout.shapes,"
+             " el._fullData.map(t => t.z && t.z[0] && Array.from(t.z[0]))])")
     active = fig.evaluate(f"el => el.layout.sliders[{i}].active || 0")
     ax, ay = pts[active]
     target = max(range(len(pts)), key=lambda k: (pts[k][0] - ax) ** 2 + (pts[k][1] - ay) ** 2)

@@ -205,3 +205,16 @@ def test_flops_formula(ratio, transform, hw):
         emsa(x, x, x, H=hw[0], W=hw[1])
     assert counter.get_total_flops() == emsa.flops_formula(tuple(x.shape), H=hw[0], W=hw[1])
     assert sum(p.numel() for p in emsa.parameters()) == emsa.num_params_formula()
+
+
+@pytest.mark.parametrize("transform", [True, False])
+def test_flops_formula_cross_attention(transform):
+    # ratio 1: the keys are not reduced on the queries' grid, so they may be other tokens
+    emsa = EMSA(d_model=C, d_k=5, d_v=6, h=3, ratio=1, apply_transform=transform, impl="reference").eval()
+    q, kv = randn(2, 12, C), randn(2, 7, C)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        emsa(q, kv, kv, H=3, W=4)
+    assert counter.get_total_flops() == emsa.flops_formula(tuple(q.shape), tuple(kv.shape), H=3, W=4)
+    reduced = EMSA(d_model=C, h=4, ratio=2)
+    with pytest.raises(ValueError, match="EMSA.*reduced on the queries"):
+        reduced.flops_formula((2, 12, C), (2, 7, C), H=3, W=4)

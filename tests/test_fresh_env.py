@@ -1,7 +1,7 @@
 """The chapters in a Colab-like fresh environment: only a kernel and torch, then the setup cell.
 
-A venv outside the repository (under pytest's tmp dir) gets `torch==<requirements.txt's pin>` and
-ipykernel, nothing else. A kernel in it runs the first cell of the chapters (from
+A venv outside the repository (under pytest's tmp dir) gets `torch==<requirements.txt's pin>` (the
+project's own install, linked in) and ipykernel (likewise), nothing else. A kernel in it runs the first cell of the chapters (from
 `scripts/sync_setup_cells.py`, which tests/test_book_structure.py checks the notebooks hold) with
 ATTN_EDU_PIP_SPEC=git+file://<a clone of HEAD>: it must install attn_edu (with its shipped
 weights) and every library the chapters import, and leave torch as it was. Then chapters run in
@@ -116,13 +116,72 @@ def clone(work) -> Path:
     return work / "repo"
 
 
+def _closure(*roots: str) -> list:
+    """These distributions and those they require, as installed in this (the project's) environment."""
+    from importlib.metadata import distribution
+    from packaging.requirements import Requirement
+
+    found: dict = {}
+    todo = list(roots)
+    while todo:
+        dist = distribution(todo.pop())
+        key = dist.metadata["Name"].lower().replace("-", "_")
+        if key in found:
+            continue
+        found[key] = dist
+        for line in dist.requires or []:
+            req = Requirement(line)
+            if req.marker is None or req.marker.evaluate({"extra": ""}):
+                todo.append(req.name)
+    return list(found.values())
+
+
+def _link_installed(dists: list, python: Path) -> None:
+    """Put these installed distributions into the venv of ``python`` as pip would have unpacked them:
+    every file of each one's RECORD, hard-linked (copied across file systems). A different version
+    the venv came with (its setuptools) is uninstalled first, as pip would have upgraded it."""
+    env = _clean_env()
+    site = Path(_run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], env,
+                     "venv site-packages").stdout.strip())
+    have = {p.name.rsplit("-", 1)[0].lower(): p.name.rsplit("-", 1)[1].removesuffix(".dist-info")
+            for p in site.glob("*.dist-info")}
+    names = {d.metadata["Name"].lower().replace("-", "_"): d for d in dists}
+    stale = [n for n, d in names.items() if n in have and have[n] != d.version]
+    if stale:
+        _run([python, "-m", "pip", "uninstall", "-y", "-q", *stale], env, f"pip uninstall {stale}")
+    for name, dist in names.items():
+        if have.get(name) == dist.version:
+            continue
+        for f in dist.files or []:
+            if ".." in f.parts:  # console scripts: their shebang names the project's python
+                continue
+            src, dst = Path(dist.locate_file(f)), site / f
+            if not src.is_file():
+                continue
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(src, dst)
+            except OSError:
+                shutil.copy2(src, dst)
+
+
 @pytest.fixture(scope="module")
 def fresh(work, clone) -> dict:
-    """A venv with torch and ipykernel only, and a kernelspec pointing at it."""
+    """A venv with torch and ipykernel only, and a kernelspec pointing at it.
+
+    Both come from the project's venv, their files hard-linked in: what ``pip install`` would
+    unpack from the same wheels, in seconds rather than a minute. The setup cell's own pip run is
+    what the test is about, and it runs for real.
+    """
+    import torch
+
+    if torch.__version__.split("+")[0] != TORCH.split("==")[1]:
+        pytest.fail(f"the project's venv has torch {torch.__version__}, requirements.txt pins {TORCH}")
     t = time.perf_counter()
     python = _venv(work / "venv")
     env = _clean_env(ATTN_EDU_PIP_SPEC=f"git+file://{clone}")
-    _run([python, "-m", "pip", "install", "-q", TORCH, "ipykernel"], env, f"pip install {TORCH} ipykernel")
+    _link_installed(_closure("torch", "ipykernel"), python)
+    _run([python, "-m", "pip", "check"], env, "pip check (torch's and ipykernel's files linked in)")
     TIMES["fresh venv + torch + ipykernel"] = time.perf_counter() - t
     spec = work / "kernels" / KERNEL
     spec.mkdir(parents=True)

@@ -407,6 +407,28 @@ def test_plotly_figures_are_drawn(ran, shots):
     assert drawn >= expected, f"{chapter}: {expected} plotly outputs, {drawn} drawn (.js-plotly-plot with svg.main-svg)"
 
 
+def test_plotly_slider_steps_draw_their_typed_arrays(ran, shots):
+    """A plotly slider (attn_edu.viz stores each step's maps as typed arrays, ``{dtype, bdata, shape}``)
+    redraws with the step's numbers, decoded by JupyterLab's plotly.js (``_fullData``, what it draws)."""
+    page, chapter = ran.page, ran.chapter
+    figs = page.locator(".js-plotly-plot").filter(has=page.locator(".slider-rail-rect"))
+    if figs.count() == 0:
+        pytest.skip(f"{chapter} has no plotly slider")
+    fig = figs.first
+    fig.scroll_into_view_if_needed()
+    state = ("el => JSON.stringify(el._fullData.filter(t => t.type === 'heatmap' && t.visible === true)"
+             ".map(t => Array.isArray(t.z) && t.z.length && typeof t.z[0][0] === 'number'"
+             " ? Array.from(t.z[0]) : String(t.z)))")
+    before = json.loads(fig.evaluate(state))
+    rail = fig.locator(".slider-rail-rect").first.bounding_box()
+    page.mouse.click(rail["x"] + rail["width"] * 0.8, rail["y"] + rail["height"] / 2)
+    page.wait_for_timeout(500)
+    after = json.loads(fig.evaluate(state))
+    _shot(page, shots, f"{chapter}_plotly_slider")
+    assert after and all(isinstance(z, list) for z in after), f"{chapter}: a heatmap holds no decoded array: {after}"
+    assert after != before, f"{chapter}: the slider step changed no heatmap"
+
+
 def _raw_myst_findings(chapter: str, state: dict) -> tuple[list[str], list[int]]:
     findings, unrendered = [], []
     for c in state["cells"]:

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from attn_edu import capture, images, lab
-from attn_edu.lab.evaluate import TOLERANCE, evaluate_model, spearman
+from attn_edu.lab.evaluate import spearman
 from attn_edu.lab import scenes as sc
 from attn_edu.lab import store
 from attn_edu.lab.model import VARIANTS, build
@@ -80,25 +80,6 @@ def test_photos_load_offline(monkeypatch):
     assert lab.make_scene(7).image.shape == (64, 64, 3)
     used = {p for p, _ in sc.OBJECTS.values()} | set(sc.BACKGROUNDS)
     assert used <= set(images.PHOTOS)
-
-
-@pytest.mark.parametrize("name", lab.NAMES)
-def test_shipped_weights_reproduce_recorded_metrics(name):
-    entry = store.manifest().get(name)
-    assert entry is not None, f"no shipped weights for {name}"
-    path = store.WEIGHTS_DIR / entry["file"]
-    assert path.stat().st_size <= 1_000_000
-    assert store.sha256_file(path) == entry["sha256"]
-    model = store.load(name)
-    assert lab.TrainConfig(**entry["config"]).mechanism == name
-    got = evaluate_model(model, None if name == "none" else store.untrained(name))
-    rec = entry["metrics"]
-    assert set(got) == set(rec)
-    for key, value in rec.items():
-        if key == "accuracy":  # a count over the fixed test set
-            assert got[key] == pytest.approx(value, abs=1e-9), key
-        else:
-            assert got[key] == pytest.approx(value, abs=TOLERANCE), key
 
 
 def test_checksum_mismatch_names_the_file(tmp_path, monkeypatch):

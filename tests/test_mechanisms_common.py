@@ -8,13 +8,14 @@ gradients, documented parameter and FLOP formulas, the introspection API and cle
 from __future__ import annotations
 
 import copy
+import inspect
 
 import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from attn_edu import capture
-from attn_edu.introspect import KINDS
+from attn_edu.introspect import KINDS, AttentionModule
 from attn_edu.registry import MECHANISMS
 
 NAMES = list(MECHANISMS)
@@ -120,13 +121,24 @@ def test_flops_equal_documented_formula(name):
     x = randn(2, C, 6, 5)
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         mech.apply(module, x)
-    if mech.kind != "token":
-        expected = module.flops_formula(tuple(x.shape))
-    elif name == "emsa":
-        expected = module.flops_formula((2, 30, C), H=6, W=5)
-    else:
-        expected = module.flops_formula((2, 30, C))
-    assert counter.get_total_flops() == expected
+    assert counter.get_total_flops() == mech.flops(module, x)
+
+
+def test_flops_formula_has_one_signature():
+    base = inspect.signature(AttentionModule.flops_formula)
+    assert {n: inspect.signature(m.cls.flops_formula) for n, m in MECHANISMS.items()} == dict.fromkeys(NAMES, base)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_flops_formula_counts_or_refuses_other_keys(name):
+    module, x = MECHANISMS[name].example()
+    kv_shape = (x.shape[0], 3, x.shape[-1])  # 3 key tokens
+    try:
+        fewer_keys = module.flops_formula(tuple(x.shape), kv_shape)
+    except ValueError as e:  # one input, or EMSA's keys reduced on the queries' grid: says who
+        assert type(module).__name__ in str(e)
+        return
+    assert fewer_keys < module.flops_formula(tuple(x.shape))  # self-attention counts the keys it gets
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -155,7 +167,7 @@ def test_bad_inputs_name_the_class(name):
         mech.apply(module, randn(2, C + 1, 5, 5))  # wrong channel count
     with pytest.raises(TypeError, match=cls):
         mech.apply(module, torch.ones(2, C, 5, 5, dtype=torch.int64))  # not floating point
-    call = (lambda t: module(t, t, t)) if name in ("self_attention", "emsa") else module
+    call = lambda t: mech.call_example(module, t)  # noqa: E731
     with pytest.raises(ValueError, match=cls):
         call(randn(2, C))  # wrong rank
     with pytest.raises(TypeError, match=cls):
@@ -165,11 +177,7 @@ def test_bad_inputs_name_the_class(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_bad_constructor_arguments_name_the_class(name):
     cls = MECHANISMS[name].cls
-    first = "d_model" if name in ("self_attention", "external_attention", "emsa", "danet") else "channel"
-    if name == "eca":
-        with pytest.raises(ValueError, match=cls.__name__):
-            cls(kernel_size=4)
-        return
+    first = next(iter(inspect.signature(cls).parameters))  # the collection's first argument: d_model, channel, ...
     with pytest.raises((TypeError, ValueError), match=cls.__name__):
         cls(**{first: 0})
     with pytest.raises(TypeError, match=cls.__name__):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from attn_edu.viz import plotly_map_slider
+from attn_edu.viz import from_typed_array, plotly_map_slider
 
 
 def _inputs(q: int = 3):
@@ -18,21 +18,22 @@ def test_own_scale_follows_each_map_and_says_so():
     image, maps = _inputs()
     fig = plotly_map_slider(image, maps, ["a", "b", "c"], slider_label="unit")
     assert [t.type for t in fig.data] == ["image", "heatmap"]
-    assert fig.data[1].zmin == 0 and fig.data[1].zmax == pytest.approx(maps[0].max())
+    assert fig.data[1].zmin == 0 and fig.data[1].zmax == round(maps[0].max(), 4)  # the stored map's max
     assert "this map's max" in fig.data[1].colorbar.title.text
     steps = fig.layout.sliders[0].steps
     assert [s.label for s in steps] == ["a", "b", "c"]
     data, traces = steps[2].args
     assert list(traces) == [1]
-    np.testing.assert_allclose(data["z"][0], np.round(maps[2], 4))
-    assert data["zmin"] == [0] and data["zmax"] == [pytest.approx(maps[2].max())]
+    assert data["z"][0]["dtype"] == "f4" and data["z"][0]["shape"] == "4, 6"
+    np.testing.assert_allclose(from_typed_array(data["z"][0]), np.round(maps[2], 4), atol=1e-7)
+    assert data["zmin"] == [0] and data["zmax"] == [round(maps[2].max(), 4)]
     assert fig.layout.sliders[0].currentvalue.prefix == "unit: "
 
 
 def test_shared_and_fixed_scales():
     image, maps = _inputs()
     shared = plotly_map_slider(image, maps, ["a", "b", "c"], scale="shared")
-    assert [s.args[0]["zmax"][0] for s in shared.layout.sliders[0].steps] == [pytest.approx(maps.max())] * 3
+    assert [s.args[0]["zmax"][0] for s in shared.layout.sliders[0].steps] == [round(maps.max(), 4)] * 3
     assert "max" not in shared.data[1].colorbar.title.text
     fixed = plotly_map_slider(image, maps, ["a", "b", "c"], scale=(0, 1))
     assert [s.args[0]["zmax"][0] for s in fixed.layout.sliders[0].steps] == [1, 1, 1]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from attn_edu.viz import plotly_scene_explorer
+from attn_edu.viz import from_typed_array, plotly_scene_explorer
 
 
 def _inputs(q: int = 3, v: int = 2):
@@ -24,7 +24,8 @@ def test_slider_swaps_photo_maps_and_box_menu_toggles_views():
     data, layout, traces = steps[2].args
     assert list(traces) == [0, 1, 2]
     assert data["source"][0].startswith("data:image/png;base64,") and data["source"][0] != steps[0].args[0]["source"][0]
-    np.testing.assert_allclose(data["z"][2], np.round(maps[1, 2], 4))
+    assert data["z"][0] is None  # the photo's trace
+    np.testing.assert_allclose(from_typed_array(data["z"][2]), np.round(maps[1, 2], 4), atol=1e-7)
     assert layout["shapes"][0]["x0"] == 4 - 0.5
     assert fig.data[1].zmin == 0 and fig.data[1].zmax == 1
     menu = fig.layout.updatemenus[0].buttons

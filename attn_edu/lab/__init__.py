@@ -11,23 +11,27 @@
 
 Example::
 
+    import torch
     from attn_edu import lab
     scenes = lab.test_scenes(8)
     model = lab.load("cbam")
     logits, maps = lab.attention_map(model, scenes.images)   # maps: 8 x 16 x 16
+    with torch.no_grad():
+        out = model.run(scenes.images)                        # logits, features, every emitted map
+    out.slot("spatial").tensor                                # CBAM's spatial gate, B H W
 
-Figures: :func:`attn_edu.viz.overlay` / :func:`attn_edu.viz.plotly_overlay` take
+Figures: :func:`attn_edu.viz.overlay` and :func:`attn_edu.viz.photo` take
 ``scenes.images[i].permute(1, 2, 0)`` (RGB in [0, 1]) and ``maps[i]``.
 """
 
-from .evaluate import attention_map, evaluate, evaluate_model, map_kind
-from .model import NAMES, VARIANTS, LabNet, Variant, build
+from .evaluate import attention_map, evaluate, evaluate_model, map_kind, read_map
+from .model import NAMES, VARIANTS, LabNet, LabOutput, Variant, build, mechanism_of
 from .scenes import CLASSES, Scene, SceneBatch, make_scene, make_scenes, test_scenes
 from .store import load, manifest, untrained
 from .train import TrainConfig, train
 
 __all__ = [
-    "CLASSES", "NAMES", "VARIANTS", "LabNet", "Scene", "SceneBatch", "TrainConfig", "Variant", "attention_map", "build", "evaluate",
-    "evaluate_model", "load", "make_scene", "make_scenes", "manifest", "map_kind", "test_scenes", "train",
-    "untrained",
+    "CLASSES", "NAMES", "VARIANTS", "LabNet", "LabOutput", "Scene", "SceneBatch", "TrainConfig", "Variant",
+    "attention_map", "build", "evaluate", "evaluate_model", "load", "make_scene", "make_scenes", "manifest", "map_kind",
+    "mechanism_of", "read_map", "test_scenes", "train", "untrained",
 ]

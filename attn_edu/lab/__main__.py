@@ -21,8 +21,8 @@ def _train(name: str, args: argparse.Namespace) -> None:
     import torch
 
     from .evaluate import evaluate_model
-    from .store import save, save_untrained, state_sha256
     from .model import build
+    from .store import save, save_untrained, state_sha256
     from .train import TrainConfig, train
 
     cfg = TrainConfig(name)

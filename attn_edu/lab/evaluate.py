@@ -3,30 +3,37 @@
 All numbers are computed on the fixed test scenes (:func:`attn_edu.lab.scenes.test_scenes`,
 500 scenes whose backgrounds are disjoint from training's).
 
-**The map of each mechanism** (:func:`attention_map`), captured with :func:`attn_edu.capture`:
+**The map of each mechanism** (:func:`read_map`, :func:`attention_map`): one forward,
+:meth:`LabNet.run`, hands back every map the slot's module emitted; the registry's ``lab_reads``
+names the one the lab reads, and its kind (:data:`attn_edu.introspect.KINDS`) says how
+(:data:`READERS`):
 
-* ``cbam``, ``bam``: the emitted ``spatial`` map (``B H W``, 16 x 16), the gate itself.
-* ``self_attention``, ``emsa``, ``danet`` (position attention): the attention each *key* position
-  receives, averaged over queries and heads, ``mean_{h,n} a_{h,n,m}`` (``B h N M`` -> ``B M`` ->
-  grid; 16 x 16, EMSA's reduced keys 8 x 8). For self-attention and EMSA in :class:`LabNet` this is
-  exactly the weight of each position in the pooled descriptor (see :mod:`attn_edu.lab.model`);
-  for EMSA it is the softmax map (``heads``), before EMSA's instance norm.
-* ``external_attention``: its ``B N S`` weights have no spatial competition of their own to read
-  (each token's row is normalised over the memory units), so the map is the *attention-weighted
-  class evidence*: ``m_n = sum_s a_{n,s} relu(u_{c,s})``, with ``u = W_cls M_v`` the vote of memory
-  unit ``s`` for the predicted class ``c`` (in :class:`LabNet` the class logit is
-  ``mean_n sum_s a_{n,s} u_{c,s}`` plus a bias, so ``m`` is the share of each token's attention
-  that goes to units voting for the class).
-* ``se``, ``eca`` (``B C``), ``sk``, ``psa`` (``B K C``, flattened): a vector of channel / branch
-  weights; no spatial map.
+* ``spatial`` (CBAM's and BAM's ``spatial``, ``B H W``, 16 x 16): the gate itself.
+* ``token`` (self-attention's and EMSA's ``heads``, DANet's ``position``, ``B h N M``): the
+  attention each *key* position receives, averaged over queries and heads, ``mean_{h,n} a_{h,n,m}``
+  (``B h N M`` -> ``B M`` -> grid; 16 x 16, EMSA's reduced keys 8 x 8). For self-attention and EMSA
+  in :class:`LabNet` this is exactly the weight of each position in the pooled descriptor (see
+  :mod:`attn_edu.lab.model`); for EMSA it is the softmax map (``heads``), before EMSA's instance norm.
+* ``memory`` (External Attention's ``memory``, ``B N S``): weights with no spatial competition of
+  their own to read (each token's row is normalised over the memory units), so the map is the
+  *attention-weighted class evidence*: ``m_n = sum_s a_{n,s} relu(u_{c,s})``, with ``u = W_cls M_v``
+  the vote of memory unit ``s`` for the predicted class ``c`` (``M_v``: the emitting module's value
+  memory ``mv``; in :class:`LabNet` the class logit is ``mean_n sum_s a_{n,s} u_{c,s}`` plus a bias,
+  so ``m`` is the share of each token's attention that goes to units voting for the class).
+* ``channel`` (SE's and ECA's ``channel``, ``B C``), ``branch`` (SK's and PSA's ``branch``,
+  ``B K C``): a vector of channel / branch weights; no spatial map. :func:`read_map` keeps
+  ``B K C``; :func:`attention_map` flattens it to ``B (K C)``.
+
+Which of the two a mechanism gives is its registry ``map_kind`` (:func:`map_kind`).
 
 **Metrics** (:func:`evaluate_model`):
 
 * ``accuracy``: share of test scenes classified correctly.
 * ``pointing_game``: share of test scenes where the map's maximum cell, taken at its centre in
   image pixels, lies inside the object box (ties between maximal cells, e.g. a saturated sigmoid
-  gate, count the share of tied cells inside the box: the hit rate of a random tie-break). ``pointing_chance``: the mean share
-  of the image the box covers (a uniformly random point's hit rate).
+  gate, count the share of tied cells inside the box: the hit rate of a random tie-break).
+  ``pointing_chance``: the mean share of the image the box covers (a uniformly random point's hit
+  rate).
 * ``mass_on_object``: share of the map's mass (clipped at 0, each cell spread uniformly over its
   pixels) on the object mask; ``mass_chance``: the mean share of the image the mask covers.
 * ``class_selectivity`` (channel mechanisms): for each channel/branch weight, between-class
@@ -47,53 +54,79 @@ reductions in another thread count or torch version may change the last bits).
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
 from .. import registry
-from ..introspect import capture
-from .model import FEATURE_HW, NAMES, LabNet
+from ..introspect import AttentionMap
+from .model import NAMES, LabNet, LabOutput, mechanism_of
 from .scenes import IMAGE_SIZE, SceneBatch, test_scenes
 
 TOLERANCE = 1e-4
 """Absolute tolerance on the float metrics when reproducing recorded values."""
 
-SPATIAL = ("self_attention", "external_attention", "emsa", "cbam", "bam", "danet")
-CHANNEL = ("se", "eca", "sk", "psa")
-
 
 def map_kind(name: str) -> str | None:
-    """``"spatial"`` (a map over the image), ``"channel"`` (a weight vector) or ``None`` (no attention)."""
-    return "spatial" if name in SPATIAL else "channel" if name in CHANNEL else None
+    """``"spatial"`` (a map over the image), ``"channel"`` (a weight vector) or ``None`` (no attention),
+    for a lab model of :data:`~attn_edu.lab.NAMES` (a mechanism, a variant or ``"none"``): the
+    registry's :attr:`~attn_edu.registry.Mechanism.map_kind` of the mechanism it instantiates."""
+    mechanism = mechanism_of(name)
+    return None if mechanism == "none" else registry.get(mechanism).map_kind
+
+
+def _grid(out: LabOutput) -> tuple[int, int]:
+    return out.features.shape[2], out.features.shape[3]
+
+
+def _as_emitted(m: AttentionMap, model: LabNet, out: LabOutput) -> Tensor:
+    return m.tensor  # B H W (a spatial gate), B C or B K C (channel and branch weights)
+
+
+def _received(m: AttentionMap, model: LabNet, out: LabOutput) -> Tensor:
+    received = m.tensor.mean(dim=(1, 2))  # B h N M -> B M
+    return received.unflatten(1, m.kv_hw or _grid(out))  # B M -> B h w
+
+
+def _class_evidence(m: AttentionMap, model: LabNet, out: LabOutput) -> Tensor:
+    a = m.tensor  # B N S
+    values = model.get_submodule(m.module).get_parameter("mv.weight")  # C S: M_v, what each memory unit writes
+    u = model.classifier.weight @ values  # K C, C S -> K S
+    vote = u[out.logits.argmax(1)].clamp(min=0)  # B S
+    return (a * vote[:, None]).sum(-1).unflatten(1, _grid(out))  # B N S -> B N -> B h w
+
+
+READERS: dict[str, Callable[[AttentionMap, LabNet, LabOutput], Tensor]] = {
+    "spatial": _as_emitted, "token": _received, "memory": _class_evidence, "channel": _as_emitted,
+    "branch": _as_emitted,
+}
+"""How the lab reads an emitted map, by its kind (see the module docstring)."""
+
+
+def read_map(model: LabNet, out: LabOutput) -> Tensor:
+    """The lab's map of ``model`` from one ``out = model.run(images)``: ``B h w`` for spatial and
+    token mechanisms, the weights as emitted (``B C``, ``B K C``) for channel ones.
+
+    In the caller's grad mode, like :meth:`LabNet.run` (a memory map's class evidence is computed
+    from the classifier's weights): call both inside ``torch.no_grad()`` to get plain tensors."""
+    if model.mechanism == "none":
+        raise ValueError("read_map: the 'none' model has no attention")
+    m = out.slot(registry.get(model.mechanism).lab_reads)
+    return READERS[m.kind](m, model, out)
 
 
 @torch.no_grad()
 def attention_map(model: LabNet, images: Tensor) -> tuple[Tensor, Tensor]:
-    """``(logits, map)`` for a batch: map ``B h w`` for spatial/token mechanisms, ``B D`` for channel ones."""
-    name = model.mechanism
-    if name == "none":
+    """``(logits, map)`` for a batch (in eval mode): map ``B h w`` for spatial/token mechanisms,
+    ``B D`` for channel ones (SK's and PSA's ``B K C`` flattened to ``B (K C)``; :meth:`LabNet.run`
+    and :func:`read_map` keep them structured)."""
+    if model.mechanism == "none":
         raise ValueError("attention_map: the 'none' model has no attention")
     model.eval()
-    with capture(model) as maps:
-        f = model.features(images)
-        z = model.attend(f)
-        logits = model.classifier(z.mean(dim=(2, 3)))
-    by = {m.name: m for m in maps}
-    if name in ("cbam", "bam"):
-        return logits, by["spatial"].tensor
-    if name in ("self_attention", "emsa", "danet"):
-        m = by["position" if name == "danet" else "heads"]
-        received = m.tensor.mean(dim=(1, 2))  # B h N M -> B M
-        return logits, received.unflatten(1, m.kv_hw or FEATURE_HW)  # B M -> B h w
-    if name == "external_attention":
-        a = by["memory"].tensor  # B N S
-        u = model.classifier.weight @ model.attention.mv.weight  # K C, C S -> K S
-        vote = u[logits.argmax(1)].clamp(min=0)  # B S
-        return logits, (a * vote[:, None]).sum(-1).unflatten(1, FEATURE_HW)  # B N S -> B N -> B h w
-    if name in ("se", "eca"):
-        return logits, by["channel"].tensor
-    return logits, by["branch"].tensor.flatten(1)  # B K C -> B (K C)
+    out = model.run(images)
+    m = read_map(model, out)
+    return out.logits, m.flatten(1) if map_kind(model.mechanism) == "channel" else m  # B K C -> B (K C)
 
 
 def _upsample(m: Tensor) -> Tensor:

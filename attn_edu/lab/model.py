@@ -31,20 +31,25 @@ Attention's normalization, EMSA's reduction ratio), or with the mechanism after 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 from torch import Tensor, nn
 
 from .. import registry
-from ..mechanisms import CBAMBlock, BAMBlock, EMSA, ExternalAttention, SEAttention
+from ..introspect import AttentionMap, capture
+from ..mechanisms import BAMBlock, CBAMBlock, EMSA, ExternalAttention, SEAttention
 from .scenes import CLASSES
 
 CHANNELS = 64
 FEATURE_HW = (16, 16)
 STAGE_CHANNELS = (32, CHANNELS, CHANNELS, CHANNELS)
 """Output channels of the four conv blocks; the attention slot follows block 4."""
+SLOT = "attention"
+"""The module path of the slot in :class:`LabNet` (the ``module`` of the maps it emits)."""
 
 
 @dataclass(frozen=True)
@@ -64,8 +69,13 @@ class Variant:
     stages: tuple[int, ...] = (4,)
 
 
+def _emsa(channels: int, ratio: int) -> EMSA:
+    """EMSA with four heads of width C/4 and the transform, at reduction ratio ``ratio``."""
+    return EMSA(d_model=channels, d_k=channels // 4, d_v=channels // 4, h=4, ratio=ratio, apply_transform=True)
+
+
 VARIANTS: dict[str, Variant] = {
-    **{f"se_r{r}": Variant("se", lambda c, r=r: SEAttention(channel=c, reduction=r), f"SE, reduction r={r}")
+    **{f"se_r{r}": Variant("se", partial(SEAttention, reduction=r), f"SE, reduction r={r}")
        for r in (2, 4, 16, 32)},
     "se_stages": Variant("se", registry.get("se").build,
                          "SE (r=8) after each of the four conv blocks", stages=(1, 2, 3, 4)),
@@ -77,19 +87,22 @@ VARIANTS: dict[str, Variant] = {
                              "CBAM, channel and spatial in parallel"),
     "bam_product": Variant("bam", lambda c: BAMBlock(channel=c, reduction=8, dia_val=2, combine="product"),
                            "BAM, sigma(Mc * Ms) as in the authors' code"),
-    **{f"bam_d{d}": Variant("bam", lambda c, d=d: BAMBlock(channel=c, reduction=8, dia_val=d),
+    **{f"bam_d{d}": Variant("bam", partial(BAMBlock, reduction=8, dia_val=d),
                             f"BAM, dilation d={d} in the spatial branch") for d in (1, 4)},
     "external_attention_softmax": Variant("external_attention",
                                           lambda c: ExternalAttention(d_model=c, S=64, normalization="softmax"),
                                           "External Attention with a single softmax"),
-    **{f"emsa_s{s}": Variant("emsa", lambda c, s=s: EMSA(d_model=c, d_k=c // 4, d_v=c // 4, h=4, ratio=s,
-                                                         apply_transform=True), f"EMSA, reduction ratio s={s}")
-       for s in (1, 4, 8)},
+    **{f"emsa_s{s}": Variant("emsa", partial(_emsa, ratio=s), f"EMSA, reduction ratio s={s}") for s in (1, 4, 8)},
 }
 """The lab's ablation models, trained and shipped like the ten (see the module docstring)."""
 
 NAMES = ("none", *registry.MECHANISMS, *VARIANTS)
 """The lab's models: ``"none"`` (the backbone without attention), the ten mechanisms, the variants."""
+
+
+def mechanism_of(name: str) -> str:
+    """The registry mechanism a lab model of :data:`NAMES` instantiates (``"none"`` for the bare backbone)."""
+    return _resolve(name)[0]
 
 
 def _resolve(name: str) -> tuple[str, Callable[[int], nn.Module] | None, tuple[int, ...]]:
@@ -99,6 +112,34 @@ def _resolve(name: str) -> tuple[str, Callable[[int], nn.Module] | None, tuple[i
         v = VARIANTS[name]
         return v.mechanism, v.make, v.stages
     return name, registry.get(name).build, (4,)
+
+
+@dataclass(frozen=True)
+class LabOutput:
+    """Everything one forward of a :class:`LabNet` computes (:meth:`LabNet.run`).
+
+    Attributes:
+        logits: ``B K`` class scores.
+        features: ``B C H W``, the map entering the attention slot (after any early modules).
+        attended: ``B C H W``, what the slot hands to the pooling (``features`` for ``"none"``).
+        maps: every :class:`~attn_edu.introspect.AttentionMap` the model's mechanisms emitted,
+            keyed by its ``key`` (``"attention/heads"`` for the slot, ``"early.1/channel"`` for
+            the module after block 1), in call order and as emitted (``B h N M``, ``B K C``, ...);
+            empty for ``"none"``.
+    """
+
+    logits: Tensor
+    features: Tensor
+    attended: Tensor
+    maps: dict[str, AttentionMap]
+
+    def slot(self, name: str) -> AttentionMap:
+        """The map ``name`` (e.g. ``"channel"``, ``"heads"``) emitted by the slot's module."""
+        try:
+            return self.maps[f"{SLOT}/{name}"]
+        except KeyError:
+            emitted = ", ".join(self.maps) or "none"
+            raise KeyError(f"LabOutput: the slot emitted no map {name!r}; maps: {emitted}") from None
 
 
 def _conv(cin: int, cout: int, stride: int) -> nn.Sequential:
@@ -119,8 +160,11 @@ class LabNet(nn.Module):
 
     Shape:
         Input ``B 3 64 64`` RGB in [0, 1]; output ``B num_classes`` logits.
-        :meth:`features` returns the ``B 64 16 16`` map that enters the slot.
+        :meth:`features` returns the ``B 64 16 16`` map that enters the slot; :meth:`run` returns
+        everything one forward computes (:class:`LabOutput`).
     """
+
+    mean: Tensor  # a buffer, registered in __init__
 
     def __init__(self, mechanism: str = "none", num_classes: int = len(CLASSES)) -> None:
         super().__init__()
@@ -131,7 +175,8 @@ class LabNet(nn.Module):
         self.backbone = nn.Sequential(_conv(3, 32, 2), _conv(32, CHANNELS, 2), _conv(CHANNELS, CHANNELS, 1),
                                       _conv(CHANNELS, CHANNELS, 1))
         self.attention = nn.Identity() if make is None else make(CHANNELS)
-        self.early = nn.ModuleDict({str(i): make(STAGE_CHANNELS[i - 1]) for i in stages if i != 4})
+        early = {} if make is None else {str(i): make(STAGE_CHANNELS[i - 1]) for i in stages if i != 4}
+        self.early = nn.ModuleDict(early)
         self.classifier = nn.Linear(CHANNELS, num_classes)
         self.register_buffer("mean", torch.tensor([0.5, 0.5, 0.5]).view(1, 3, 1, 1), persistent=False)
 
@@ -155,6 +200,24 @@ class LabNet(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         z = self.attend(self.features(x)).mean(dim=(2, 3))  # B C H W -> B C
         return self.classifier(z)
+
+    def run(self, images: Tensor, *, detach: bool = True) -> LabOutput:
+        """One forward with everything: logits, the slot's input and output, and every emitted map.
+
+        The model of :meth:`forward`, with the mechanisms captured (:func:`attn_edu.capture`):
+        while capturing, a module with a fused path runs its readable one, so the logits of
+        self-attention and EMSA match ``self(x)`` to rounding, not bit for bit. It runs in the
+        caller's mode and grad mode: wrap it in ``torch.no_grad()`` to read maps; ``detach=False``
+        keeps them in the graph. :func:`attn_edu.lab.evaluate.read_map` turns the slot's maps into
+        the lab's map.
+        """
+        hooks: contextlib.AbstractContextManager[list[AttentionMap]] = (
+            contextlib.nullcontext([]) if self.mechanism == "none" else capture(self, detach=detach))
+        with hooks as maps:
+            features = self.features(images)  # B 3 64 64 -> B C H W
+            attended = self.attend(features)  # B C H W
+            logits = self.classifier(attended.mean(dim=(2, 3)))  # B C H W -> B C -> B K
+        return LabOutput(logits, features, attended, {m.key: m for m in maps})
 
 
 def build(mechanism: str, seed: int = 0) -> LabNet:

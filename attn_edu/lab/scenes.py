@@ -22,9 +22,10 @@ order, and always comes out the same):
 
 The *mask* is the disc (the pixels where the paste weight is >= 0.5) and the *box* is the square
 ``(top, left, bottom, right)`` it is inscribed in (bottom/right exclusive): both are known exactly,
-not annotated; the mask touches the box up to its one-pixel soft edge. Object scale (``side = round(scale * 64)``, default ``scale ~ U(0.3, 0.45)``, i.e. a box
-of about 15 % of the image) and position (``center=(row, col)`` as fractions of the image,
-default uniform over the positions where the box fits) can be fixed by arguments.
+not annotated; the mask touches the box up to its one-pixel soft edge. Object scale
+(``side = round(scale * 64)``, default ``scale ~ U(0.3, 0.45)``, i.e. a box of about 15 % of the
+image) and position (``center=(row, col)`` as fractions of the image, default uniform over the
+positions where the box fits) can be fixed by arguments.
 
 Train and test are disjoint in this sense: every background and distractor window of the
 ``"train"`` split comes from the left half (columns 0-79) of the ``160 x 160`` background photos,
@@ -88,17 +89,17 @@ class Scene:
         return CLASSES[self.label]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _template(cls: str):
     from PIL import Image
 
-    photo, (t, l, b, r) = OBJECTS[cls]
-    img = load_photo(photo, size=None)[t:b, l:r]
+    photo, (top, left, bottom, right) = OBJECTS[cls]
+    img = load_photo(photo, size=None)[top:bottom, left:right]
     pil = Image.fromarray((img * 255).round().astype(np.uint8))
-    return pil.resize((_TEMPLATE, _TEMPLATE), Image.BILINEAR, reducing_gap=None)
+    return pil.resize((_TEMPLATE, _TEMPLATE), Image.Resampling.BILINEAR, reducing_gap=None)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _background(name: str) -> np.ndarray:
     return load_photo(name, size=SOURCE_SIZE)
 
@@ -133,7 +134,7 @@ def _object(rng: np.random.Generator, cls: str, side: int) -> np.ndarray:
     frac = rng.uniform(0.85, 1.0)
     w = _TEMPLATE * frac
     x0, y0 = rng.uniform(0, _TEMPLATE - w, size=2)
-    patch = _template(cls).resize((side, side), Image.BILINEAR, box=(x0, y0, x0 + w, y0 + w))
+    patch = _template(cls).resize((side, side), Image.Resampling.BILINEAR, box=(x0, y0, x0 + w, y0 + w))
     obj = np.asarray(patch, dtype=np.float32) / 255.0
     if rng.random() < 0.5:
         obj = obj[:, ::-1]
@@ -175,9 +176,10 @@ def make_scene(
     # distractors: same size range as objects, anywhere (the object is pasted over them)
     for _ in range(rng.integers(clutter[0], clutter[1] + 1)):
         d_side = int(round(rng.uniform(*SCALE_RANGE) * S))
-        t, l = rng.integers(0, S - d_side + 1, size=2)
+        row, col = rng.integers(0, S - d_side + 1, size=2)  # the top-left corner
         a = _disc(d_side)[:, :, None]
-        img[t : t + d_side, l : l + d_side] = a * _window(rng, split, d_side) + (1 - a) * img[t : t + d_side, l : l + d_side]
+        below = img[row : row + d_side, col : col + d_side]
+        img[row : row + d_side, col : col + d_side] = a * _window(rng, split, d_side) + (1 - a) * below
     if center is None:
         top, left = (int(v) for v in rng.integers(0, S - side + 1, size=2))
     else:
@@ -207,9 +209,13 @@ class SceneBatch:
 
 
 def make_scenes(n: int, seed: int = 0, split: str = "train", start: int = 0, **kwargs) -> SceneBatch:
-    """Scenes ``start .. start+n-1`` of ``(split, seed)`` as a :class:`SceneBatch` (kwargs: see :func:`make_scene`)."""
+    """Scenes ``start .. start+n-1`` of ``(split, seed)`` as a :class:`SceneBatch`.
+
+    kwargs: see :func:`make_scene`.
+    """
     scenes = [make_scene(start + i, seed, split, **kwargs) for i in range(n)]
-    images = torch.from_numpy(np.stack([s.image for s in scenes])).permute(0, 3, 1, 2).contiguous()  # B H W 3 -> B 3 H W
+    stacked = np.stack([s.image for s in scenes])  # B H W 3
+    images = torch.from_numpy(stacked).permute(0, 3, 1, 2).contiguous()  # B H W 3 -> B 3 H W
     return SceneBatch(
         images,
         torch.tensor([s.label for s in scenes], dtype=torch.long),

@@ -97,7 +97,9 @@ def train(config: TrainConfig, *, progress: bool = True, max_steps: int | None =
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         for epoch in range(config.epochs):
-            n = config.scenes_per_epoch if max_steps is None else min(config.scenes_per_epoch, max_steps * config.batch_size)
+            n = config.scenes_per_epoch
+            if max_steps is not None:
+                n = min(n, max_steps * config.batch_size)
             data = make_scenes(n, config.seed, "train", start=epoch * config.scenes_per_epoch)
             order = torch.randperm(len(data), generator=gen)
             for b in range(len(data) // config.batch_size):

@@ -120,7 +120,7 @@ class BAMBlock(AttentionModule):
     def spatial_branch(self, x: Tensor) -> Tensor:
         """:math:`M_s(x)` before the sigmoid, Eq. (4), as a ``B H W`` tensor."""
         y = torch.relu(self.bn_conv0(self.conv0(x)))  # B C H W -> B c H W, c = C//r
-        for conv, bn in zip(self.dilated, self.bn_dilated):
+        for conv, bn in zip(self.dilated, self.bn_dilated, strict=True):
             y = torch.relu(bn(conv(y)))  # B c H W -> B c H W (padding = dilation keeps H W)
         # Eq. (4): M_s = BN(f_3(f_2(f_1(f_0(F)))))
         return self.bn_spatial(self.conv3(y)).squeeze(1)  # B c H W -> B 1 H W -> B H W
@@ -148,7 +148,9 @@ class BAMBlock(AttentionModule):
         spatial_branch = (c_in * c + c) + 2 * c + NUM_DILATED * (9 * c * c + c + 2 * c) + (c + 1) + 2
         return channel_branch + spatial_branch
 
-    def flops_formula(self, x_shape: tuple[int, ...]) -> int:
+    def flops_formula(self, x_shape: tuple[int, ...], kv_shape: tuple[int, ...] | None = None, *,
+                      H: int | None = None, W: int | None = None) -> int:
+        self._one_input(kv_shape)
         b, _, h, w = x_shape
         c_in, c = self.channel, self.channel // self.reduction
         return 2 * b * (2 * c_in * c) + 2 * b * h * w * (c_in * c + NUM_DILATED * 9 * c * c + c)

@@ -151,7 +151,9 @@ class CBAMBlock(AttentionModule):
         c, hidden, k = self.channel, self.channel // self.reduction, self.kernel_size
         return 2 * c * hidden + hidden + c + 2 * k * k + 1
 
-    def flops_formula(self, x_shape: tuple[int, ...]) -> int:
+    def flops_formula(self, x_shape: tuple[int, ...], kv_shape: tuple[int, ...] | None = None, *,
+                      H: int | None = None, W: int | None = None) -> int:
+        self._one_input(kv_shape)
         b, _, h, w = x_shape
         c, hidden, k = self.channel, self.channel // self.reduction, self.kernel_size
         return 2 * (2 * b) * (2 * c * hidden) + 2 * b * h * w * (2 * k * k)

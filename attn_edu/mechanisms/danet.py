@@ -190,7 +190,9 @@ class DAModule(AttentionModule):
         pam = 2 * (c * c_qk + c_qk) + c * c + c + 1
         return branches + pam + 1
 
-    def flops_formula(self, x_shape: tuple[int, ...]) -> int:
+    def flops_formula(self, x_shape: tuple[int, ...], kv_shape: tuple[int, ...] | None = None, *,
+                      H: int | None = None, W: int | None = None) -> int:
+        self._one_input(kv_shape)
         b, _, h, w = x_shape
         n = h * w
         c, c_qk, k = self.d_model, self.d_model // self.reduction, self.kernel_size

@@ -177,6 +177,8 @@ class ECAAttention(AttentionModule):
     def num_params_formula(self) -> int:
         return self.kernel_size
 
-    def flops_formula(self, x_shape: tuple[int, ...]) -> int:
+    def flops_formula(self, x_shape: tuple[int, ...], kv_shape: tuple[int, ...] | None = None, *,
+                      H: int | None = None, W: int | None = None) -> int:
+        self._one_input(kv_shape)
         b, c = x_shape[0], x_shape[1]
         return 2 * b * c * self.kernel_size

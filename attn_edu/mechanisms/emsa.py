@@ -183,7 +183,7 @@ class EMSA(AttentionModule):
             raise ValueError(f"{name}: give both H and W or neither, got H={H}, W={W}")
         if H is not None:
             H, W = _checks.check_int(name, "H", H), _checks.check_int(name, "W", W)
-        elif self.H is not None:
+        elif self.H is not None and self.W is not None:  # the constructor takes both or neither
             H, W = self.H, self.W
         else:
             side = math.isqrt(n)
@@ -191,7 +191,7 @@ class EMSA(AttentionModule):
                 raise ValueError(f"{name}: cannot tell the grid of N={n} tokens (not a square); "
                                  "pass H and W to the constructor or to forward")
             H = W = side
-        if H * W != n:
+        if n != H * W:
             raise ValueError(f"{name}: the queries have N={n} tokens but H*W = {H}*{W} = {H * W}")
         if self.ratio > 1 and self.ratio % 2 == 1 and min(H, W) < 2:
             raise ValueError(f"{name}: ratio={self.ratio} (odd) reduces with a {self.ratio + 1}x{self.ratio + 1} "
@@ -220,6 +220,7 @@ class EMSA(AttentionModule):
             raise ValueError(f"{name}: keys and values must have the same number of tokens M, got {m} and {mv}")
         H, W = self._grid(n, H, W)
 
+        kv_hw: tuple[int, int] | None  # the keys' grid, where they have one
         if self.ratio > 1:
             if m != n:
                 raise ValueError(f"{name}: with ratio={self.ratio} the keys and values are reduced on the "
@@ -272,6 +273,7 @@ class EMSA(AttentionModule):
             logits = _layers.at_least_float32(logits)  # B h N M
             if self.transform:
                 w, b = self.transform_conv.weight, self.transform_conv.bias
+                assert b is not None  # transform_conv is built with a bias
                 # Eq. (emsa_mix): Conv(.), a 1x1 conv across the heads
                 logits = F.conv2d(logits, w.to(logits.dtype), b.to(logits.dtype))  # B h N M
             # Eq. (emsa_softmax): Softmax(.) over the keys
@@ -307,12 +309,13 @@ class EMSA(AttentionModule):
         attn = self.dropout(self._weights(logits))  # B h N M
         # in V's dtype: autocast casts addmm but not the in-place addmm_ (a no-op without autocast)
         w_o, bias = self.fc_o.weight.to(v.dtype), self.fc_o.bias.to(v.dtype)  # C (h d_v), C
-        out = None
+        y: Tensor | None = None  # (B N) C: bias + sum of head_i W^O_i over the heads so far
         for i in range(self.h):
             head = torch.bmm(attn[:, i], v[..., i * dv:(i + 1) * dv]).view(b * n, dv)  # B N M, B M d -> (B N) d
             w_i = w_o[:, i * dv:(i + 1) * dv].t()  # d_v C, the rows of W^O that head i meets
-            out = torch.addmm(bias, head, w_i) if out is None else out.addmm_(head, w_i)  # (B N) C
-        return out.view(b, n, self.d_model)  # (B N) C -> B N C
+            y = torch.addmm(bias, head, w_i) if y is None else y.addmm_(head, w_i)  # (B N) C
+        assert y is not None  # h >= 1 heads
+        return y.view(b, n, self.d_model)  # (B N) C -> B N C
 
     def _reduced_size(self, size: int) -> int:
         s = self.ratio
@@ -327,12 +330,21 @@ class EMSA(AttentionModule):
             total += h * h + h  # 1x1 conv over the heads
         return total
 
-    def flops_formula(self, x_shape: tuple[int, ...], H: int | None = None, W: int | None = None) -> int:
-        """FLOPs of ``self(x, x, x, H=H, W=W)`` on the reference path (keys and values reduced once)."""
+    def flops_formula(self, x_shape: tuple[int, ...], kv_shape: tuple[int, ...] | None = None, *,
+                      H: int | None = None, W: int | None = None) -> int:
+        """FLOPs of ``self(x, kv, kv, H=H, W=W)`` on the reference path (keys and values reduced once).
+
+        ``kv`` is ``x`` unless ``kv_shape`` is given; with ``ratio > 1`` the keys are reduced on the
+        queries' grid, so they must be as many as the queries (as in :meth:`forward`).
+        """
         b, n = x_shape[0], x_shape[1]
         H, W = self._grid(n, H, W)
         c, h, dk, dv, s = self.d_model, self.h, self.d_k, self.d_v, self.ratio
-        m = self._reduced_size(H) * self._reduced_size(W) if s > 1 else n
+        m_in = n if kv_shape is None else kv_shape[1]
+        if s > 1 and m_in != n:
+            raise ValueError(f"{type(self).__name__}: with ratio={s} the keys and values are reduced on the "
+                             f"queries' {H}x{W} grid, so they need N={n} tokens, got M={m_in}")
+        m = self._reduced_size(H) * self._reduced_size(W) if s > 1 else m_in
         flops = 2 * b * (n * c * h * dk + m * c * h * dk + m * c * h * dv + n * h * dv * c)
         flops += 2 * b * h * n * m * (dk + dv)
         if s > 1:

@@ -127,6 +127,8 @@ class ExternalAttention(AttentionModule):
     def num_params_formula(self) -> int:
         return 2 * self.d_model * self.S
 
-    def flops_formula(self, x_shape: tuple[int, ...]) -> int:
+    def flops_formula(self, x_shape: tuple[int, ...], kv_shape: tuple[int, ...] | None = None, *,
+                      H: int | None = None, W: int | None = None) -> int:
+        self._one_input(kv_shape)
         b, n = x_shape[0], x_shape[1]
         return 2 * b * n * self.d_model * self.S * 2

@@ -137,7 +137,7 @@ class PSA(AttentionModule):
 
         self.convs = nn.ModuleList(
             nn.Conv2d(channel, split, k, padding=k // 2, groups=g, bias=False)
-            for k, g in zip(self.conv_kernels, self.conv_groups)
+            for k, g in zip(self.conv_kernels, self.conv_groups, strict=True)
         )  # Conv(k_i x k_i, G_i)
         self.se_fc1 = nn.Linear(split, self.hidden)  # W_1, b_1 (shared by all branches)
         self.se_fc2 = nn.Linear(self.hidden, split)  # W_2, b_2
@@ -174,11 +174,14 @@ class PSA(AttentionModule):
 
     def num_params_formula(self) -> int:
         c, cs, h = self.channel, self.split, self.hidden
-        convs = sum(cs * (c // g) * k * k for k, g in zip(self.conv_kernels, self.conv_groups))
+        convs = sum(cs * (c // g) * k * k for k, g in zip(self.conv_kernels, self.conv_groups, strict=True))
         return convs + 2 * cs * h + h + cs
 
-    def flops_formula(self, x_shape: tuple[int, ...]) -> int:
+    def flops_formula(self, x_shape: tuple[int, ...], kv_shape: tuple[int, ...] | None = None, *,
+                      H: int | None = None, W: int | None = None) -> int:
+        self._one_input(kv_shape)
         b, _, hh, ww = x_shape
         c, cs, h = self.channel, self.split, self.hidden
-        convs = sum(2 * b * cs * hh * ww * (c // g) * k * k for k, g in zip(self.conv_kernels, self.conv_groups))
+        kernels = zip(self.conv_kernels, self.conv_groups, strict=True)
+        convs = sum(2 * b * cs * hh * ww * (c // g) * k * k for k, g in kernels)
         return convs + 2 * (2 * b * self.S * cs * h)

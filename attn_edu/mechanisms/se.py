@@ -81,7 +81,9 @@ class SEAttention(AttentionModule):
         c, hidden = self.channel, self.channel // self.reduction
         return 2 * c * hidden + hidden + c
 
-    def flops_formula(self, x_shape: tuple[int, ...]) -> int:
+    def flops_formula(self, x_shape: tuple[int, ...], kv_shape: tuple[int, ...] | None = None, *,
+                      H: int | None = None, W: int | None = None) -> int:
+        self._one_input(kv_shape)
         b = x_shape[0]
         c, hidden = self.channel, self.channel // self.reduction
         return 2 * b * (2 * c * hidden)

@@ -214,9 +214,12 @@ class ScaledDotProductAttention(AttentionModule):
         c, h, dk, dv = self.d_model, self.h, self.d_k, self.d_v
         return 2 * (c * h * dk + h * dk) + (c * h * dv + h * dv) + (h * dv * c + c)
 
-    def flops_formula(self, q_shape: tuple[int, ...], k_shape: tuple[int, ...] | None = None) -> int:
-        b, n = q_shape[0], q_shape[1]
-        m = n if k_shape is None else k_shape[1]
+    def flops_formula(self, x_shape: tuple[int, ...], kv_shape: tuple[int, ...] | None = None, *,
+                      H: int | None = None, W: int | None = None) -> int:
+        """FLOPs of ``self(q, k, v)`` on the reference path: ``x_shape`` the queries', ``kv_shape`` the keys'
+        and values' (default: the queries'); the grid ``H``, ``W`` does not enter."""
+        b, n = x_shape[0], x_shape[1]
+        m = n if kv_shape is None else kv_shape[1]
         c, h, dk, dv = self.d_model, self.h, self.d_k, self.d_v
         projections = n * c * h * dk + m * c * h * dk + m * c * h * dv + n * h * dv * c
         return 2 * b * projections + 2 * b * h * n * m * (dk + dv)

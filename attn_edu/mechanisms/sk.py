@@ -186,7 +186,8 @@ class SKAttention(AttentionModule):
     def _branch_fast(self, branch: nn.Module, x: Tensor) -> Tensor:
         """delta(B(Conv_k(X))); in eval B is an affine map per channel, folded into the conv."""
         conv, bn = branch.conv, branch.bn
-        if self.training or not bn.track_running_stats or bn.running_var is None:
+        assert isinstance(conv, nn.Conv2d) and isinstance(bn, BatchNorm)  # as built in __init__
+        if self.training or not bn.track_running_stats or bn.running_mean is None or bn.running_var is None:
             return branch(x)
         # B(y) = gamma (y - mu) / sqrt(var + eps) + beta = scale y + shift, and y = Conv(x) is linear
         scale = torch.rsqrt(bn.running_var + bn.eps)
@@ -205,7 +206,9 @@ class SKAttention(AttentionModule):
         convs = sum(c * (c // g) * _taps(ks) for ks in self.kernels)
         return convs + 2 * c * k + c * d + 2 * d + k * d * c
 
-    def flops_formula(self, x_shape: tuple[int, ...]) -> int:
+    def flops_formula(self, x_shape: tuple[int, ...], kv_shape: tuple[int, ...] | None = None, *,
+                      H: int | None = None, W: int | None = None) -> int:
+        self._one_input(kv_shape)
         b, _, h, w = x_shape
         c, g, d, k = self.channel, self.group, self.d, len(self.kernels)
         convs = sum(2 * b * c * h * w * (c // g) * _taps(ks) for ks in self.kernels)
