@@ -159,3 +159,12 @@ def test_se_stages_runs_a_gate_after_every_block():
 def test_unknown_lab_model_is_named():
     with pytest.raises(ValueError, match="LabNet: unknown mechanism 'sse'"):
         lab.LabNet("sse")
+
+
+def test_training_restores_torch_settings():
+    before = torch.get_num_threads()
+    cfg = lab.TrainConfig("se", seed=0, epochs=1, scenes_per_epoch=64, batch_size=32, threads=before + 1)
+    lab.train(cfg, progress=False, max_steps=1)
+    assert torch.get_num_threads() == before
+    tiny = torch.tensor([1e-40])  # a float32 denormal: kept unless denormals are flushed
+    assert float(tiny) != 0.0

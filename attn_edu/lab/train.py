@@ -78,11 +78,23 @@ def train(config: TrainConfig, *, progress: bool = True, max_steps: int | None =
         progress: draw a progress line on stderr.
         max_steps: stop after this many steps (for tests); the schedule is still the full one's.
 
+    While it trains, torch runs ``config.threads`` threads and flushes denormals; both settings are
+    restored when it returns.
+
     Returns:
         ``(model in eval mode, log)`` with ``log = {"losses": [per-step loss], "train_seconds": ...}``.
     """
+    threads = torch.get_num_threads()
     torch.set_num_threads(config.threads)
     torch.set_flush_denormal(True)  # peaked softmaxes underflow to denormals, which are ~10x slower on CPU
+    try:
+        return _train(config, progress, max_steps)
+    finally:  # the caller's settings back (denormals: torch's default, off; torch has no getter for it)
+        torch.set_num_threads(threads)
+        torch.set_flush_denormal(False)
+
+
+def _train(config: TrainConfig, progress: bool, max_steps: int | None) -> tuple[LabNet, dict]:
     model = build(config.mechanism, config.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = config.scenes_per_epoch // config.batch_size
