@@ -15,29 +15,24 @@ shapes and dtypes) except that an array value may differ by at most :data:`PLOTL
 
 from __future__ import annotations
 
-import base64
 import json
 import math
 import os
 from pathlib import Path
 
-import pytest
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 PLOTLY_ATOL = 1.5e-4  # one unit of the 4th decimal (viz rounds there), with room for the float error
 PLOTLY_RTOL = 1e-5
 
 
-# plotly.js typed-array dtypes (plotly.js src/lib/array.js), all little-endian
-_PLOTLY_DTYPES = {"f4": "<f4", "f8": "<f8", "i1": "i1", "u1": "u1", "u1c": "u1", "i2": "<i2", "u2": "<u2",
-                  "i4": "<i4", "u4": "<u4"}
-
-
 def _typed(spec: dict):
     """The values of a plotly typed array (``attn_edu.viz`` stores its maps as rounded ``f4``), as float64."""
     import numpy as np
 
-    return np.frombuffer(base64.b64decode(spec["bdata"]), dtype=_PLOTLY_DTYPES[spec["dtype"]]).astype(np.float64)
+    from attn_edu.viz import from_typed_array
+
+    return from_typed_array(spec).astype(np.float64)
 
 
 def _close(a: object, b: object) -> bool:

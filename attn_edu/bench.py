@@ -582,6 +582,8 @@ def peer_paths(mechanisms: dict[str, dict], settings: Settings = FULL, log: Log 
         if rec.get("reference"):
             out[name] = _path_record(rec["fwd_ms"], rec["reference"]["fwd_ms"], rec["peak_mib"],
                                      rec["reference"]["peak_mib"], rec["call"], rec["input"])
+            if get(name).path_note is not None:
+                out[name]["note"] = get(name).path_note
     for name in mechanisms:
         mech = get(name)
         if not fused_calls or mech.fused_call is None or mech.fused_label is None:
@@ -596,10 +598,6 @@ def peer_paths(mechanisms: dict[str, dict], settings: Settings = FULL, log: Log 
                              block_s=settings.block_s)
         out[mech.fused_label] = _path_record(
             t["fast"].median_ms, t["reference"].median_ms, *peaks, mech.fused_call, list(x.shape))
-    for name in mechanisms:
-        note = get(name).path_note
-        if name in out and note is not None:
-            out[name]["note"] = note
     for k, v in out.items():
         log(f"paths {k}: readable {v['reference_ms']:.2f} ms, fast {v['fast_ms']:.2f} ms (x{v['speedup']:.2f})")
     return out

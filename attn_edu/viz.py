@@ -88,15 +88,15 @@ def typed_array(a: object, decimals: int = DECIMALS) -> dict:
     return spec
 
 
+_PLOTLY_DTYPES = {"f4": "f4", "f8": "f8", "i1": "i1", "u1": "u1", "u1c": "u1", "i2": "i2", "u2": "u2",
+                  "i4": "i4", "u4": "u4"}  # plotly.js's typed-array names (all little-endian) -> numpy's
+
+
 def from_typed_array(spec: dict) -> np.ndarray:
     """The array a plotly.js typed array spec holds (the inverse of :func:`typed_array`)."""
     a = np.frombuffer(base64.b64decode(spec["bdata"]), dtype="<" + _PLOTLY_DTYPES[spec["dtype"]])
     shape = spec.get("shape")
     return a.reshape([int(n) for n in str(shape).split(",")]) if shape is not None else a
-
-
-_PLOTLY_DTYPES = {"f4": "f4", "f8": "f8", "i1": "i1", "u1": "u1", "u1c": "u1", "i2": "i2", "u2": "u2",
-                  "i4": "i4", "u4": "u4"}  # plotly.js's typed-array names -> numpy's
 
 
 def _photo_interpolation(ax, H: int, W: int) -> dict:

@@ -1,11 +1,12 @@
 """How the browser tests start Debian's Chromium through Playwright (never a downloaded browser).
 
-Shared by tests/test_browser.py (the built site) and tests/test_jupyterlab.py (JupyterLab and
-Notebook 7 on a live kernel).
+Shared by tests/test_browser.py (the built site), tests/test_jupyterlab.py (JupyterLab and
+Notebook 7 on a live kernel) and tests/test_viz_typed_arrays_browser.py (plotly.js alone).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -38,6 +39,17 @@ def persistent_context(pw, profile_dir: Path, **kwargs):
     """A headless Chromium with a fresh profile in ``profile_dir`` (Playwright refuses ``--user-data-dir`` in args)."""
     return pw.chromium.launch_persistent_context(
         str(profile_dir), executable_path=CHROMIUM, headless=True, args=FLAGS, **kwargs)
+
+
+@contextlib.contextmanager
+def chromium(profile_dir: Path, **kwargs):
+    """Playwright's headless Chromium with a fresh profile (:func:`persistent_context`), closed on exit."""
+    with sync_playwright() as pw:
+        ctx = persistent_context(pw, profile_dir, **kwargs)
+        try:
+            yield ctx
+        finally:
+            ctx.close()
 
 
 def block_outside(page, base: str) -> list[str]:

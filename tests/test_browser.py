@@ -14,13 +14,12 @@ from __future__ import annotations
 import functools
 import http.server
 import os
-import shutil
 import threading
 from pathlib import Path
 
 import pytest
 
-from _chromium import block_outside, missing, persistent_context, sync_playwright
+from _chromium import block_outside, chromium, missing
 
 ROOT = Path(__file__).resolve().parent.parent
 # ATTN_EDU_SITE points at another built site, e.g. one made by scripts/build_pages.py.
@@ -54,10 +53,8 @@ def server():
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    with sync_playwright() as pw:
-        ctx = persistent_context(pw, tmp_path_factory.mktemp("profile"), viewport={"width": 1280, "height": 900})
+    with chromium(tmp_path_factory.mktemp("profile"), viewport={"width": 1280, "height": 900}) as ctx:
         yield ctx
-        ctx.close()
 
 
 def pages() -> list[str]:

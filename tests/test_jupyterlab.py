@@ -47,7 +47,7 @@ from pathlib import Path
 
 import pytest
 
-from _chromium import block_outside, missing, persistent_context, sync_playwright
+from _chromium import block_outside, chromium, missing
 from _raw_myst import find_raw_myst
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -213,10 +213,8 @@ def _tail(path: Path, n: int = 4000) -> str:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    with sync_playwright() as pw:
-        ctx = persistent_context(pw, tmp_path_factory.mktemp("profile"), viewport={"width": 1400, "height": 1000})
+    with chromium(tmp_path_factory.mktemp("profile"), viewport={"width": 1400, "height": 1000}) as ctx:
         yield ctx
-        ctx.close()
 
 
 def _new_page(browser, base: str):

@@ -15,7 +15,7 @@ import json
 
 import numpy as np
 import pytest
-from _chromium import block_outside, persistent_context, sync_playwright
+from _chromium import block_outside, chromium
 
 from attn_edu import sphinxext
 from attn_edu.viz import from_typed_array, plotly_explorer, plotly_map_slider, plotly_scene_explorer
@@ -43,8 +43,7 @@ def page(tmp_path_factory):
         for name, fig in _figures().items())
     (root / "index.html").write_text(f'<html><head><script src="{sphinxext.PLOTLY_JS}"></script></head>'
                                      f"<body>{divs}</body></html>")
-    with sync_playwright() as pw:
-        ctx = persistent_context(pw, tmp_path_factory.mktemp("profile"), viewport={"width": 800, "height": 700})
+    with chromium(tmp_path_factory.mktemp("profile"), viewport={"width": 800, "height": 700}) as ctx:
         tab = ctx.new_page()
         errors: list[str] = []
         tab.on("pageerror", lambda e: errors.append(str(e)))
@@ -53,7 +52,6 @@ def page(tmp_path_factory):
         tab.wait_for_function("document.querySelectorAll('.main-svg').length >= 3")
         yield tab
         assert not errors and not outside, (errors, outside)
-        ctx.close()
 
 
 def _drawn_z(page, name: str) -> list:
