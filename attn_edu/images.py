@@ -7,6 +7,7 @@ resize, giving float32 RGB in [0, 1] -- the contract every figure in :mod:`attn_
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,6 +90,32 @@ def load_photo(name: str, size: int | None = 224) -> np.ndarray:
 def to_tensor(img: np.ndarray) -> torch.Tensor:
     """``(H, W, 3)`` array in [0, 1] -> ``(1, 3, H, W)`` float32 tensor."""
     return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float()  # H W 3 -> 1 3 H W
+
+
+def zoom(img: np.ndarray, factor: float, size: int = 64) -> np.ndarray:
+    """The centred square crop of side ``1 / factor`` of a square ``(H, W, 3)`` image, resized
+    (bilinear) to ``size x size``: the enlargement the SK paper uses to test the selection of
+    receptive fields (book: the SK and PSA chapters). ``factor=1`` only resizes."""
+    from PIL import Image
+
+    if not (isinstance(factor, (int, float)) and factor >= 1):
+        raise ValueError(f"zoom: factor must be a number >= 1, got {factor!r}")
+    if not (isinstance(img, np.ndarray) and img.ndim == 3 and img.shape[2] == 3 and img.shape[0] == img.shape[1]):
+        got = img.shape if isinstance(img, np.ndarray) else type(img).__name__
+        raise ValueError(f"zoom: expected a square (H, W, 3) RGB image in [0, 1], got {got}")
+    side = int(round(img.shape[0] / factor))
+    o = (img.shape[0] - side) // 2
+    pil = Image.fromarray((img[o : o + side, o : o + side] * 255).round().astype(np.uint8))
+    return np.asarray(pil.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=None), dtype=np.float32) / 255.0
+
+
+def strip(images: Sequence[np.ndarray], gap: int = 2) -> np.ndarray:
+    """``(H, W, 3)`` images of one height side by side, separated by white columns ``gap`` wide."""
+    if not images or any(im.ndim != 3 or im.shape[0] != images[0].shape[0] for im in images):
+        shapes = [getattr(im, "shape", im) for im in images]
+        raise ValueError(f"strip: expected (H, W, 3) images of one height, got {shapes}")
+    white = np.ones((images[0].shape[0], gap, 3), dtype=np.float32)
+    return np.concatenate([part for im in images for part in (im, white)][:-1], axis=1)
 
 
 def credits(names: list[str] | None = None) -> str:

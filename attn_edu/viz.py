@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -211,6 +212,56 @@ def image_source(image: object, format: str = "png", quality: int = 85) -> str:
     else:
         pil.save(buf, format="JPEG", quality=quality, optimize=True)
     return f"data:image/{format};base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+@dataclass(frozen=True)
+class ScaleStrip:
+    """The top row of a plotly figure whose slider steps through object scales (the SK and PSA
+    chapters' "weights vs object scale"): at each scale a strip of example scenes, and on the plot
+    below it the training range shaded and the current scale marked.
+
+    Build it with :meth:`of`; put :meth:`images` and :meth:`shapes` of a scale into the layout and
+    into each slider step (``{"images": ..., "shapes": ...}``), and call :meth:`frame` once for the
+    strip's axes.
+    """
+
+    sources: dict[float, str]
+    """Scale -> the strip as a JPEG data URI (:func:`image_source`)."""
+    width: int
+    height: int
+    plot_axis: str
+    """The x axis of the plot the shading and the marker go on (``"x2"``, ``"x3"``)."""
+    train_range: tuple[float, float]
+
+    @classmethod
+    def of(cls, examples: dict[float, Sequence[np.ndarray]], plot_axis: str, train_range: tuple[float, float],
+           gap: int = 2) -> ScaleStrip:
+        """``examples``: scale -> the ``(H, W, 3)`` scenes shown at that scale, side by side."""
+        from .images import strip
+
+        strips = {s: strip(list(images), gap) for s, images in examples.items()}
+        first = next(iter(strips.values()))
+        return cls({s: image_source(im, format="jpeg") for s, im in strips.items()}, first.shape[1], first.shape[0],
+                   plot_axis, train_range)
+
+    def images(self, scale: float) -> list[dict]:
+        """The layout's ``images`` at ``scale``: its strip, filling the top axes."""
+        return [{"source": self.sources[scale], "xref": "x", "yref": "y", "x": 0, "y": 0, "sizex": self.width,
+                 "sizey": self.height, "sizing": "stretch", "layer": "above"}]
+
+    def shapes(self, scale: float) -> list[dict]:
+        """The layout's ``shapes`` at ``scale``: the training range shaded, a dotted line at ``scale``."""
+        ref = {"xref": self.plot_axis, "yref": self.plot_axis.replace("x", "y") + " domain", "y0": 0, "y1": 1}
+        lo, hi = self.train_range
+        return [{"type": "rect", **ref, "x0": lo, "x1": hi, "fillcolor": "rgba(0,0,0,0.07)", "line": {"width": 0},
+                 "layer": "below"},
+                {"type": "line", **ref, "x0": scale, "x1": scale,
+                 "line": {"color": "black", "width": 1, "dash": "dot"}}]
+
+    def frame(self, fig, row: int = 1, col: int = 1) -> None:
+        """Hide the strip's axes and fit them to it, pixels square."""
+        fig.update_xaxes(visible=False, range=[0, self.width], row=row, col=col)
+        fig.update_yaxes(visible=False, range=[self.height, 0], scaleanchor="x", row=row, col=col)
 
 
 def _heatmap(attn: np.ndarray, H: int, W: int, **kw):

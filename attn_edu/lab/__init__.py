@@ -20,18 +20,29 @@ Example::
         out = model.run(scenes.images)                        # logits, features, every emitted map
     out.slot("spatial").tensor                                # CBAM's spatial gate, B H W
 
-Figures: :func:`attn_edu.viz.overlay` and :func:`attn_edu.viz.photo` take
-``scenes.images[i].permute(1, 2, 0)`` (RGB in [0, 1]) and ``maps[i]``.
+Figures: :func:`attn_edu.viz.overlay` and :func:`attn_edu.viz.photo` take ``scenes.image(i)``
+(``H W 3`` RGB in [0, 1]) and ``maps[i]``. Uncertainty: :mod:`attn_edu.stats`.
 """
 
 from .evaluate import attention_map, evaluate, evaluate_model, map_kind, read_map
 from .model import NAMES, VARIANTS, LabNet, LabOutput, Variant, build, mechanism_of
-from .scenes import CLASSES, Scene, SceneBatch, make_scene, make_scenes, test_scenes
+from .scenes import (
+    CLASSES,
+    Scene,
+    SceneBatch,
+    class_photos,
+    class_scenes,
+    make_scene,
+    make_scenes,
+    object_photo,
+    test_scenes,
+)
 from .store import load, manifest, untrained
 from .train import TrainConfig, train
 
 __all__ = [
     "CLASSES", "NAMES", "VARIANTS", "LabNet", "LabOutput", "Scene", "SceneBatch", "TrainConfig", "Variant",
-    "attention_map", "build", "evaluate", "evaluate_model", "load", "make_scene", "make_scenes", "manifest", "map_kind",
-    "mechanism_of", "read_map", "test_scenes", "train", "untrained",
+    "attention_map", "build", "class_photos", "class_scenes", "evaluate", "evaluate_model", "load", "make_scene",
+    "make_scenes", "manifest", "map_kind", "mechanism_of", "object_photo", "read_map", "test_scenes", "train",
+    "untrained",
 ]

@@ -199,11 +199,10 @@ def evaluate_model(model: LabNet, untrained: LabNet | None = None, scenes: Scene
     logits, maps = attention_map(model, scenes.images)
     out["accuracy"] = float((logits.argmax(1) == scenes.labels).double().mean())
     if map_kind(name) == "spatial":
-        box_area = ((scenes.boxes[:, 2] - scenes.boxes[:, 0]) * (scenes.boxes[:, 3] - scenes.boxes[:, 1])).double()
         out["pointing_game"] = float(pointing(maps, scenes.boxes).double().mean())
-        out["pointing_chance"] = float((box_area / IMAGE_SIZE**2).mean())
+        out["pointing_chance"] = float(scenes.box_share.mean())
         out["mass_on_object"] = float(mass_on_object(maps, scenes.masks).double().mean())
-        out["mass_chance"] = float(scenes.masks.double().mean())
+        out["mass_chance"] = float(scenes.mask_share.mean())
     else:
         k = int(logits.shape[1])
         perm = torch.randperm(len(scenes.labels), generator=torch.Generator().manual_seed(0))

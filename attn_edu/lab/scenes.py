@@ -60,6 +60,9 @@ OBJECTS: dict[str, tuple[str, tuple[int, int, int, int]]] = {
 }
 """Class -> (photo in :data:`attn_edu.images.PHOTOS`, box ``(top, left, bottom, right)`` in the original photo)."""
 
+PHOTO_OF = {cls: photo for cls, (photo, _) in OBJECTS.items()}
+"""Class -> the name of the photograph its object is cut from."""
+
 BACKGROUNDS = ("brick", "grass", "gravel", "camera", "hubble_deep_field", "immunohistochemistry",
                "retina", "clock", "cell", "text")
 """The photos that clutter comes from: none of them shows an object class."""
@@ -194,6 +197,33 @@ def make_scene(
     return Scene(np.clip(img, 0, 1).astype(np.float32), lab, (top, left, top + side, left + side), mask, side / S)
 
 
+def object_photo(cls: str, *, crop: bool = True) -> np.ndarray:
+    """The photograph the class's object is cut from, ``(H, W, 3)`` float32 in [0, 1], at its
+    original resolution: cropped to the class's box (:data:`OBJECTS`), or whole with ``crop=False``
+    (the box, ``(top, left, bottom, right)``, is ``OBJECTS[cls][1]``). Credits:
+    ``attn_edu.images.credits([OBJECTS[c][0] for c in CLASSES])``."""
+    if cls not in OBJECTS:
+        raise ValueError(f"object_photo: cls must be one of {list(CLASSES)}, got {cls!r}")
+    source, (top, left, bottom, right) = OBJECTS[cls]
+    img = load_photo(source, size=None)
+    return img[top:bottom, left:right] if crop else img
+
+
+def class_photos(size: int = 64) -> torch.Tensor:
+    """The whole photograph of each class (:data:`PHOTO_OF`), ``(K, 3, size, size)`` float32, in
+    the order of :data:`CLASSES`: what a lab model makes of a photo it never saw as a scene."""
+    photos = np.stack([load_photo(PHOTO_OF[c], size=size) for c in CLASSES])  # K H W 3
+    return torch.from_numpy(photos).permute(0, 3, 1, 2)  # K H W 3 -> K 3 H W
+
+
+def class_scenes(scale: float | None = None, center: tuple[float, float] | None = None, *, index: int = 0,
+                 seed: int = 11) -> list[Scene]:
+    """One test scene of each class, in the order of :data:`CLASSES`: scene ``index`` of
+    ``("test", seed)`` with its label forced (so the five share their clutter's random draws) and
+    the object at ``scale`` and ``center`` (see :func:`make_scene`). The chapters' example rows."""
+    return [make_scene(index, seed, "test", label=k, scale=scale, center=center) for k in range(len(CLASSES))]
+
+
 @dataclass(frozen=True)
 class SceneBatch:
     """Many scenes as tensors: ``images`` B 3 H W float32, ``labels`` B, ``boxes`` B 4, ``masks`` B H W bool."""
@@ -206,6 +236,30 @@ class SceneBatch:
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    def one_per_class(self) -> list[int]:
+        """The index of the first scene of each class, in the order of :data:`CLASSES`."""
+        missing = [CLASSES[k] for k in range(len(CLASSES)) if not bool((self.labels == k).any())]
+        if missing:
+            raise ValueError(f"SceneBatch.one_per_class: no scene of class {', '.join(missing)} among {len(self)}")
+        return [int(torch.nonzero(self.labels == k)[0, 0]) for k in range(len(CLASSES))]
+
+    def image(self, i: int) -> np.ndarray:
+        """Scene ``i`` as the figures take it: ``(H, W, 3)`` float32 RGB in [0, 1] (``3 H W -> H W 3``)."""
+        return self.images[i].permute(1, 2, 0).numpy()
+
+    @property
+    def box_share(self) -> torch.Tensor:
+        """Per scene, the share of the image the object box covers (float64 ``B``): the pointing
+        game's chance level, the hit rate of a uniformly random point."""
+        b = self.boxes
+        return ((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])).double() / (self.images.shape[-2] * self.images.shape[-1])
+
+    @property
+    def mask_share(self) -> torch.Tensor:
+        """Per scene, the share of the image the object mask covers (float64 ``B``): the chance
+        level of mass on object, the share a uniform map puts there."""
+        return self.masks.double().mean(dim=(1, 2))
 
 
 def make_scenes(n: int, seed: int = 0, split: str = "train", start: int = 0, **kwargs) -> SceneBatch:
