@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 JB := $(VENV)/bin/jupyter-book
 
-.PHONY: book test unit lint lab nbval browser store-notebooks clean gpu-check
+.PHONY: book test unit lint lab nbval browser store-notebooks clean gpu-check vendor
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	python3 -m venv $(VENV)
@@ -11,12 +11,14 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PY) -m pip install -q -r requirements.txt
 	touch $@
 
-book/_vendor/mathjax/tex-mml-chtml.js:
-	bash scripts/vendor_js.sh
+# MathJax, plotly.js's partial bundle and axe-core from npm (scripts/vendor_js.sh says which and
+# why); a no-op when the versions it vendored are still the ones it asks for.
+vendor: $(VENV)/.installed
+	PY=$(PY) bash scripts/vendor_js.sh
 
 # The site, from the stored notebooks (they are executed once, by `make store-notebooks`), failing
 # on any warning.
-book: $(VENV)/.installed book/_vendor/mathjax/tex-mml-chtml.js
+book: $(VENV)/.installed vendor
 	rm -rf _build
 	$(JB) build . -W -n --keep-going
 	@echo
@@ -60,7 +62,7 @@ store-notebooks: $(VENV)/.installed
 	$(PY) scripts/sync_references.py   # after: the reference list covers the links the outputs carry too
 
 clean:
-	rm -rf _build book/_vendor
+	rm -rf _build book/_vendor .vendor
 
 # On a CUDA machine: the ten mechanisms and a lab training step in float32 and under autocast.
 # Without a GPU it says so and succeeds.

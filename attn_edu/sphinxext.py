@@ -5,9 +5,21 @@ Loaded by ``_config.yml`` (``sphinx.extra_extensions``) and, for the plotly rend
 
 * Plotly: notebooks keep plotly's default output (the ``application/vnd.plotly.v1+json`` mimetype,
   small, rendered natively by JupyterLab and Colab). jupyter-book 1 would drop it with a warning;
-  :class:`PlotlyMimeRenderer` turns it into a ``<div>`` + ``Plotly.newPlot`` call, and
-  ``plotly.min.js`` from the installed plotly package is copied once into ``_static`` and added
-  only to pages that have a figure. No CDN, no 4.8 MB inlined per page.
+  :class:`PlotlyMimeRenderer` turns it into a ``<div>`` + ``Plotly.newPlot`` call, and plotly.js's
+  cartesian partial bundle (:data:`PLOTLY_JS`, vendored from npm by ``scripts/vendor_js.sh`` at the
+  version of the installed plotly.py) is added only to pages that have a figure. No CDN; 1.5 MB
+  where the full bundle is 4.8 MB. A figure with a trace type that the bundle lacks
+  (:data:`PLOTLY_TRACES`) is a build warning, an error under ``-W``.
+* Font Awesome: the theme loads the icons twice, as CSS web fonts and as a 1.5 MB script that
+  swaps each icon for an SVG ("so that users can add custom icons"; the book adds none). The
+  script's tag is removed from every page (:func:`_drop_fontawesome_js`); the web fonts draw the
+  same icons.
+* Accessible names (axe-core's ``label-content-name-mismatch``, serious: a control's accessible
+  name must contain its visible text, so that a speech user can say what they see): the theme's
+  search buttons are labelled "Search" while they show "Search Ctrl+K", and myst-nb's "Show code
+  cell source" toggles are labelled "Toggle hidden content". Their ``aria-label`` is removed
+  (:data:`NAME_MISMATCHES`), so the name is the visible text. ``tests/test_browser.py`` runs axe on
+  every page.
 * Click to select: a figure whose ``layout.meta`` has ``{"attn_edu": {"click_selects_slider": i,
   "slider_points": [[x, y], ...]}}`` (one point per step of slider ``i``, in data coordinates)
   moves that slider to the step nearest a clicked point: a small script, :data:`CLICK_JS`, copied
@@ -28,11 +40,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
+import re
 from pathlib import Path
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
-PLOTLY_JS = "plotly.min.js"
+PLOTLY_JS = "plotly/plotly-cartesian.min.js"
+"""plotly.js's cartesian partial bundle, under ``_static`` (from ``book/_vendor``, see ``scripts/vendor_js.sh``)."""
+PLOTLY_TRACES = frozenset({"bar", "box", "contour", "heatmap", "histogram", "histogram2d", "histogram2dcontour",
+                           "image", "pie", "scatter", "scatterternary", "violin"})
+"""The trace types of that bundle (its README: "Contains trace modules ...")."""
+NAME_MISMATCHES = (
+    re.compile(r'(<summary) aria-label="Toggle hidden content"(>)'),
+    re.compile(r'(<button class="btn search-button-field [^>]*?) aria-label="Search"([^>]*>)'),
+)
+"""Controls whose ``aria-label`` hides their visible text (see the module docstring): the label
+is dropped, groups 1 and 2 kept."""
+FONTAWESOME_JS = re.compile(r'[ \t]*<script defer src="[^"]*_static/scripts/fontawesome\.js[^"]*"></script>\n?')
 CLICK_JS_FILE = "attn_edu_plotly_click.js"
 CLICK_META = "attn_edu"
 CLICK_JS = r"""// attn_edu: a click on a marked plotly figure moves its slider to the nearest step.
@@ -105,12 +128,6 @@ def has_click_marker(fig: dict) -> bool:
     return isinstance(marker, dict) and "click_selects_slider" in marker
 
 
-def _plotly_js_path() -> Path:
-    import plotly
-
-    return Path(plotly.__file__).parent / "package_data" / PLOTLY_JS
-
-
 class PlotlyMimeRenderer:
     """myst-nb mime renderer plugin: plotly figure JSON -> a div drawn by the local plotly.js."""
 
@@ -123,6 +140,15 @@ class PlotlyMimeRenderer:
         from docutils import nodes
 
         fig = data.content if isinstance(data.content, dict) else json.loads(data.string)
+        env = renderer.renderer.document.settings.env
+        missing = sorted({t.get("type", "scatter") for t in fig.get("data", [])} - PLOTLY_TRACES)
+        if missing:
+            from sphinx.util import logging
+
+            logging.getLogger(__name__).warning(
+                f"plotly figure with trace type {', '.join(missing)}, which the site's plotly.js bundle "
+                f"({PLOTLY_JS}) does not draw; use a trace of {sorted(PLOTLY_TRACES)} or vendor a larger bundle",
+                location=(env.docname, None))
         payload = json.dumps(fig, separators=(",", ":"), sort_keys=True)
         div_id = "plotly-" + hashlib.sha1(f"{data.cell_index}:{data.output_index}:{payload}".encode()).hexdigest()[:12]
         height = fig.get("layout", {}).get("height", 450)
@@ -134,7 +160,6 @@ class PlotlyMimeRenderer:
             f' Plotly.newPlot("{div_id}", fig.data, fig.layout || {{}}, {json.dumps(config)})'
             f'.then(function (gd) {{ if (fig.frames) {{ Plotly.addFrames(gd, fig.frames); }} }}); }})();</script>'
         )
-        env = renderer.renderer.document.settings.env
         env.metadata.setdefault(env.docname, {})["has_plotly"] = True
         if has_click_marker(fig):
             env.metadata[env.docname]["has_plotly_click"] = True
@@ -158,12 +183,53 @@ def _add_page_scripts(app, pagename, templatename, context, doctree):
         context["script_files"] = unique
 
 
-def _copy_plotly_js(app, exception):
+def _finish_html(app, exception):
     if exception is None and app.builder.format == "html":
         static = Path(app.outdir) / "_static"
         static.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(_plotly_js_path(), static / PLOTLY_JS)
+        if not (static / PLOTLY_JS).exists():
+            raise FileNotFoundError(f"attn_edu.sphinxext: _static/{PLOTLY_JS} is missing: run `make vendor`")
         (static / CLICK_JS_FILE).write_text(CLICK_JS, encoding="utf-8")
+        _drop_fontawesome_js(Path(app.outdir))
+        _fix_accessible_names(Path(app.outdir))
+
+
+def _fix_accessible_names(outdir: Path) -> dict[str, int]:
+    """Apply :data:`NAME_MISMATCHES` to every page; returns how many of each were replaced. One
+    that no page has any more is a warning: the theme changed, look at axe's report again."""
+    counts = dict.fromkeys((p.pattern for p in NAME_MISMATCHES), 0)
+    for page in outdir.rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        new = html
+        for pattern in NAME_MISMATCHES:
+            new, n = pattern.subn(r"\1\2", new)
+            counts[pattern.pattern] += n
+        if new != html:
+            page.write_text(new, encoding="utf-8")
+    from sphinx.util import logging
+
+    for pattern, n in counts.items():
+        if not n:
+            logging.getLogger(__name__).warning(f"no page matches {pattern!r} any more: update NAME_MISMATCHES")
+    return counts
+
+
+def _drop_fontawesome_js(outdir: Path) -> int:
+    """Remove the theme's Font Awesome script tag from every page (see the module docstring);
+    returns how many pages had it. A theme that no longer writes it is a warning: look again."""
+    dropped = 0
+    for page in outdir.rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        new, n = FONTAWESOME_JS.subn("", html)
+        if n:
+            page.write_text(new, encoding="utf-8")
+            dropped += 1
+    if not dropped:
+        from sphinx.util import logging
+
+        logging.getLogger(__name__).warning("no page loads the theme's fontawesome.js any more: "
+                                            "drop _drop_fontawesome_js")
+    return dropped
 
 
 BOX_CLASSES = {"Faithfulness": "note", "Run it yourself": "tip"}
@@ -251,5 +317,5 @@ def setup(app):
     app.connect("doctree-read", _blockquotes_to_admonitions)
     app.add_directive("attn-edu-exec-table", _exec_table_directive())
     app.connect("html-page-context", _add_page_scripts, priority=900)
-    app.connect("build-finished", _copy_plotly_js)
+    app.connect("build-finished", _finish_html)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,7 +1,9 @@
 """Open every page of the built site in headless Chromium, as a reader would.
 
 Fails on any page error, failed request, request leaving 127.0.0.1, or console error that is not
-on the allowlist below; on pages with plotly figures, checks that they rendered and answer a hover
+on the allowlist below; on any critical or serious accessibility violation found by axe-core
+(vendored from npm into .vendor/axe by scripts/vendor_js.sh); on a page that transfers more than
+:data:`PAGE_BUDGET_MB`. On pages with plotly figures, checks that they rendered and answer a hover
 and a control, and, on figures marked for it, that a click on the photo selects a query.
 Screenshots land in _build/screenshots/ for a human to look at.
 
@@ -31,6 +33,13 @@ CONSOLE_ALLOWLIST = [
     # pydata-sphinx-theme 0.17.1 on a fresh browser profile with no stored theme preference.
     "Got invalid theme mode",
 ]
+
+AXE = ROOT / ".vendor" / "axe" / "axe.min.js"
+AXE_FAILS = ("critical", "serious")
+PAGE_BUDGET_MB = 5.0
+"""What one page may transfer, everything it loads included (uncompressed: the test server does
+not compress). Measured: 3.6 to 4.8 MB for the chapters with figures (plotly.js's partial bundle
+1.5 MB, MathJax 0.7 MB, the theme's CSS and fonts 0.7 MB, the page and its images the rest)."""
 
 pytestmark = pytest.mark.browser
 
@@ -75,7 +84,8 @@ def test_page_renders_offline_without_errors(server, browser, page):
     outside = block_outside(tab, server)
     tab.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     tab.on("requestfailed", lambda r: problems.append(f"failed request: {r.url} {r.failure}"))
-    tab.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
+    responses = []
+    tab.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else responses.append(r))
     tab.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
            if m.type == "error" and not any(a in m.text for a in CONSOLE_ALLOWLIST) else None)
     tab.goto(f"{server}/{page}", wait_until="load")
@@ -96,9 +106,27 @@ def test_page_renders_offline_without_errors(server, browser, page):
 
     if tab.locator("mjx-container").count() == 0 and 'class="math notranslate' in (SITE / page).read_text():
         problems.append("math present but MathJax rendered nothing")
+    # bytes as the server sent them (its Content-Length: the body of a page left by a redirect is gone)
+    sizes = [(int(r.headers["content-length"]), r.url.rsplit("/", 1)[-1]) for r in responses if r.status < 300]
+    weight = sum(b for b, _ in sizes) / 1e6
+    if weight > PAGE_BUDGET_MB:
+        biggest = sorted(sizes, reverse=True)
+        problems.append(f"transfers {weight:.2f} MB > {PAGE_BUDGET_MB} MB: " + ", ".join(f"{u} {b / 1e6:.2f}" for b, u in biggest[:5]))
+    problems += _axe_violations(tab)
     tab.close()
     assert not outside, f"{page} requested outside 127.0.0.1: {outside}"
     assert not problems, f"{page}: " + "; ".join(problems)
+
+
+def _axe_violations(tab) -> list[str]:
+    """axe-core's critical and serious violations on the page as loaded, one line each."""
+    if not AXE.exists():
+        missing(f"{AXE} not found: run `make vendor`")
+    tab.add_script_tag(path=str(AXE))
+    found = tab.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        ".map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}))")
+    return [f"axe {v['impact']}: {v['id']} at {v['nodes']}" for v in found if v["impact"] in AXE_FAILS]
 
 
 def _check_figure_is_interactive(tab, fig, where: str) -> None:

@@ -1,0 +1,52 @@
+"""attn_edu.sphinxext's work on the written pages: the Font Awesome script dropped, accessible
+names fixed, and every trace type the chapters use drawn by the site's plotly.js bundle."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from attn_edu import sphinxext
+
+ROOT = Path(__file__).resolve().parent.parent
+
+THEME_HEAD = (
+    '  <script defer src="../_static/scripts/fontawesome.js?digest=55c26ed414f5f8a31ebb"></script>\n'
+    '<button class="btn search-button-field search-button__button pst-js-only" title="Search" aria-label="Search"'
+    ' data-bs-placement="bottom" data-bs-toggle="tooltip">\n'
+    '<details><summary aria-label="Toggle hidden content">\n<p class="collapsed">Show code cell source</p>'
+)
+
+
+def test_pages_lose_the_fontawesome_script_and_the_mismatched_labels(tmp_path):
+    page = tmp_path / "book" / "se.html"
+    page.parent.mkdir()
+    page.write_text(THEME_HEAD)
+    assert sphinxext._drop_fontawesome_js(tmp_path) == 1
+    counts = sphinxext._fix_accessible_names(tmp_path)
+    assert list(counts.values()) == [1, 1]
+    html = page.read_text()
+    assert "fontawesome.js" not in html and "aria-label" not in html
+    assert 'title="Search" data-bs-placement="bottom"' in html and "<summary>\n" in html
+
+
+def test_every_trace_type_of_the_stored_chapters_is_in_the_site_bundle():
+    used = set()
+    for nb in (ROOT / "book").glob("*.ipynb"):
+        for cell in json.loads(nb.read_text())["cells"]:
+            for out in cell.get("outputs", []):
+                fig = out.get("data", {}).get(sphinxext.PLOTLY_MIME)
+                if fig:
+                    used |= {t.get("type", "scatter") for t in fig["data"]}
+    assert used, "no plotly figure found in the stored chapters"
+    assert used <= sphinxext.PLOTLY_TRACES, used - sphinxext.PLOTLY_TRACES
+
+
+def test_the_bundle_names_the_traces_the_extension_expects():
+    readme = ROOT / "book" / "_vendor" / "plotly" / "README.md"
+    if not readme.exists():
+        import pytest
+
+        pytest.skip("plotly.js not vendored: run `make vendor`")
+    text = readme.read_text()
+    assert all(f"`{t}`" in text for t in sphinxext.PLOTLY_TRACES)
