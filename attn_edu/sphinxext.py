@@ -208,9 +208,9 @@ def _fix_accessible_names(outdir: Path) -> dict[str, int]:
             page.write_text(new, encoding="utf-8")
     from sphinx.util import logging
 
-    for pattern, n in counts.items():
+    for source, n in counts.items():
         if not n:
-            logging.getLogger(__name__).warning(f"no page matches {pattern!r} any more: update NAME_MISMATCHES")
+            logging.getLogger(__name__).warning(f"no page matches {source!r} any more: update NAME_MISMATCHES")
     return counts
 
 

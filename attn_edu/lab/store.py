@@ -50,6 +50,27 @@ def manifest() -> dict:
     return json.loads(MANIFEST.read_text()) if MANIFEST.exists() else {}
 
 
+def _write_manifest(m: dict) -> None:
+    """Write the manifest: one place, one format (sorted keys, 2-space indent, final newline)."""
+    MANIFEST.write_text(json.dumps(m, indent=2, sort_keys=True) + "\n")
+
+
+def _write_state(path: Path, model: LabNet) -> None:
+    """Save ``model``'s state dict to ``path`` (detached copies: no graph, no shared storage)."""
+    buf = io.BytesIO()
+    torch.save({k: v.detach().clone() for k, v in model.state_dict().items()}, buf)
+    path.write_bytes(buf.getvalue())
+
+
+def _check_initialisation(name: str, model: LabNet, entry: dict) -> str:
+    """The hash of ``model``'s state, checked against the manifest's ``untrained_sha256`` when it has one."""
+    digest = state_sha256(model.state_dict())
+    if entry.get("untrained_sha256") and digest != entry["untrained_sha256"]:
+        raise ValueError(f"untrained {name!r}: initialisation hash {digest} differs from the manifest's "
+                         f"{entry['untrained_sha256']} (did torch change its initialisers?)")
+    return digest
+
+
 def _entry(name: str) -> dict:
     m = manifest()
     if name not in m:
@@ -80,10 +101,7 @@ def untrained(name: str) -> LabNet:
         model = _load_checked(WEIGHTS_DIR / entry["untrained_file"], entry["untrained_file_sha256"], name)
     else:
         model = build(name, entry["config"]["seed"]).eval()
-    digest = state_sha256(model.state_dict())
-    if entry.get("untrained_sha256") and digest != entry["untrained_sha256"]:
-        raise ValueError(f"untrained {name!r}: initialisation hash {digest} differs from the manifest's "
-                         f"{entry['untrained_sha256']}")
+    _check_initialisation(name, model, entry)
     return model
 
 
@@ -92,16 +110,11 @@ def save_untrained(name: str) -> Path:
     m = manifest()
     entry = m[name]
     model = build(name, entry["config"]["seed"])
-    digest = state_sha256(model.state_dict())
-    if entry.get("untrained_sha256") and digest != entry["untrained_sha256"]:
-        raise ValueError(f"untrained {name!r}: initialisation hash {digest} differs from the manifest's "
-                         f"{entry['untrained_sha256']} (did torch change its initialisers?)")
+    digest = _check_initialisation(name, model, entry)
     path = WEIGHTS_DIR / f"{name}.untrained.pt"
-    buf = io.BytesIO()
-    torch.save({k: v.detach().clone() for k, v in model.state_dict().items()}, buf)
-    path.write_bytes(buf.getvalue())
+    _write_state(path, model)
     entry.update(untrained_file=path.name, untrained_file_sha256=sha256_file(path), untrained_sha256=digest)
-    MANIFEST.write_text(json.dumps(m, indent=2, sort_keys=True) + "\n")
+    _write_manifest(m)
     return path
 
 
@@ -109,13 +122,11 @@ def save(name: str, model: LabNet, record: dict) -> Path:
     """Write ``NAME.pt`` and update its manifest entry with ``record`` plus file, sha256, bytes."""
     WEIGHTS_DIR.mkdir(exist_ok=True)
     path = WEIGHTS_DIR / f"{name}.pt"
-    buf = io.BytesIO()
-    torch.save({k: v.detach().clone() for k, v in model.state_dict().items()}, buf)
-    path.write_bytes(buf.getvalue())
+    _write_state(path, model)
     m = manifest()
     m[name] = {"file": path.name, "sha256": sha256_file(path), "bytes": path.stat().st_size,
                "torch": torch.__version__, **record}
-    MANIFEST.write_text(json.dumps(m, indent=2, sort_keys=True) + "\n")
+    _write_manifest(m)
     return path
 
 
@@ -123,4 +134,4 @@ def record_metrics(name: str, metrics: dict) -> None:
     """Replace the recorded metrics of ``name`` (after a change of the evaluation, not of the weights)."""
     m = manifest()
     m[name]["metrics"] = metrics
-    MANIFEST.write_text(json.dumps(m, indent=2, sort_keys=True) + "\n")
+    _write_manifest(m)
