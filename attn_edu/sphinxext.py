@@ -14,6 +14,7 @@ Loaded by ``_config.yml`` (``sphinx.extra_extensions``) and, for the plotly rend
   swaps each icon for an SVG ("so that users can add custom icons"; the book adds none). The
   script's tag is removed from every page (:func:`_drop_fontawesome_js`); the web fonts draw the
   same icons.
+* Phones: :data:`CSS` lets long inline code wrap, so that no page scrolls sideways at 390 px.
 * Accessible names (axe-core's ``label-content-name-mismatch``, serious: a control's accessible
   name must contain its visible text, so that a speech user can say what they see): the theme's
   search buttons are labelled "Search" while they show "Search Ctrl+K", and myst-nb's "Show code
@@ -46,6 +47,16 @@ from pathlib import Path
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 PLOTLY_JS = "plotly/plotly-cartesian.min.js"
 """plotly.js's cartesian partial bundle, under ``_static`` (from ``book/_vendor``, see ``scripts/vendor_js.sh``)."""
+VENDOR = Path("book") / "_vendor"
+"""Where ``scripts/vendor_js.sh`` puts the pages' JavaScript, relative to the repository root
+(``html_static_path`` in ``_config.yml``, copied to the site's ``_static``)."""
+
+
+def vendored_plotly_js(root: Path) -> Path:
+    """The site's plotly.js bundle in the checkout at ``root`` (what every page with a figure loads)."""
+    return Path(root) / VENDOR / PLOTLY_JS
+
+
 PLOTLY_TRACES = frozenset({"bar", "box", "contour", "heatmap", "histogram", "histogram2d", "histogram2dcontour",
                            "image", "pie", "scatter", "scatterternary", "violin"})
 """The trace types of that bundle (its README: "Contains trace modules ...")."""
@@ -58,6 +69,11 @@ is dropped, groups 1 and 2 kept."""
 FONTAWESOME_JS = re.compile(r'[ \t]*<script defer src="[^"]*_static/scripts/fontawesome\.js[^"]*"></script>\n?')
 CLICK_JS_FILE = "attn_edu_plotly_click.js"
 CLICK_META = "attn_edu"
+CSS_FILE = "attn_edu.css"
+CSS = """/* attn_edu: a long inline name (torch.utils.flop_counter.FlopCounterMode) wraps on a phone
+   instead of widening the page (390 px: the cost page scrolled sideways by 5 px). */
+code.literal, code.literal > span.pre { white-space: normal; overflow-wrap: anywhere; }
+"""
 CLICK_JS = r"""// attn_edu: a click on a marked plotly figure moves its slider to the nearest step.
 // Marker: layout.meta.attn_edu = {click_selects_slider: i, slider_points: [[x, y], ...]}.
 (function () {
@@ -190,6 +206,7 @@ def _finish_html(app, exception):
         if not (static / PLOTLY_JS).exists():
             raise FileNotFoundError(f"attn_edu.sphinxext: _static/{PLOTLY_JS} is missing: run `make vendor`")
         (static / CLICK_JS_FILE).write_text(CLICK_JS, encoding="utf-8")
+        (static / CSS_FILE).write_text(CSS, encoding="utf-8")
         _drop_fontawesome_js(Path(app.outdir))
         _fix_accessible_names(Path(app.outdir))
 
@@ -318,4 +335,5 @@ def setup(app):
     app.add_directive("attn-edu-exec-table", _exec_table_directive())
     app.connect("html-page-context", _add_page_scripts, priority=900)
     app.connect("build-finished", _finish_html)
+    app.add_css_file(CSS_FILE)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

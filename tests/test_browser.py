@@ -4,7 +4,8 @@ Fails on any page error, failed request, request leaving 127.0.0.1, or console e
 on the allowlist below; on any critical or serious accessibility violation found by axe-core
 (vendored from npm into .vendor/axe by scripts/vendor_js.sh); on a page that transfers more than
 :data:`PAGE_BUDGET_MB`. On pages with plotly figures, checks that they rendered and answer a hover
-and a control, and, on figures marked for it, that a click on the photo selects a query.
+and a control, and, on figures marked for it, that a click on the photo selects a query; on a page
+that scrolls sideways on a 390 px phone.
 Screenshots land in _build/screenshots/ for a human to look at.
 
 Needs the built site (`make book`) and Debian's Chromium (`apt-get install chromium`); it never
@@ -36,6 +37,7 @@ CONSOLE_ALLOWLIST = [
 
 AXE = ROOT / ".vendor" / "axe" / "axe.min.js"
 AXE_FAILS = ("critical", "serious")
+PHONE_WIDTH = 390
 PAGE_BUDGET_MB = 5.0
 """What one page may transfer, everything it loads included (uncompressed: the test server does
 not compress). Measured: 3.6 to 4.8 MB for the chapters with figures (plotly.js's partial bundle
@@ -113,6 +115,13 @@ def test_page_renders_offline_without_errors(server, browser, page):
         biggest = sorted(sizes, reverse=True)
         problems.append(f"transfers {weight:.2f} MB > {PAGE_BUDGET_MB} MB: " + ", ".join(f"{u} {b / 1e6:.2f}" for b, u in biggest[:5]))
     problems += _axe_violations(tab)
+    # a phone: nothing may widen the page (a long inline name, a wide table or figure)
+    tab.set_viewport_size({"width": PHONE_WIDTH, "height": 844})
+    tab.wait_for_timeout(400)  # plotly redraws its responsive figures
+    scroll, client = tab.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    if scroll > client:
+        problems.append(f"scrolls sideways on a {PHONE_WIDTH} px phone: {scroll} px wide")
+    tab.screenshot(path=str(SHOTS / ("phone_" + page.replace("/", "_").removesuffix(".html") + ".png")))
     tab.close()
     assert not outside, f"{page} requested outside 127.0.0.1: {outside}"
     assert not problems, f"{page}: " + "; ".join(problems)

@@ -2,7 +2,7 @@
 
 attn_edu.viz stores each slider step's maps as ``{"dtype": "f4", "bdata": ..., "shape": "h, w"}``
 (see :func:`attn_edu.viz.typed_array`). This draws one figure of each explorer with the plotly.js
-the site ships (copied from the installed plotly package, as :mod:`attn_edu.sphinxext` does), moves
+the site ships (the partial bundle vendored from npm, see :mod:`attn_edu.sphinxext`), moves
 its slider by clicking the rail, and checks that the heatmaps now hold the step's numbers, decoded
 (``_fullData``, what plotly.js draws and hovers), not the spec object or the first step's.
 
@@ -12,10 +12,11 @@ Needs Debian's Chromium and Playwright (see tests/_chromium.py); no built site.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
-from _chromium import block_outside, chromium
+from _chromium import block_outside, chromium, missing
 
 from attn_edu import sphinxext
 from attn_edu.viz import from_typed_array, plotly_explorer, plotly_map_slider, plotly_scene_explorer
@@ -35,8 +36,12 @@ def _figures() -> dict:
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
+    bundle = sphinxext.vendored_plotly_js(Path(__file__).resolve().parent.parent)
+    if not bundle.exists():
+        missing(f"{bundle} not found: run `make vendor`")
     root = tmp_path_factory.mktemp("site")
-    (root / sphinxext.PLOTLY_JS).write_bytes(sphinxext._plotly_js_path().read_bytes())
+    (root / sphinxext.PLOTLY_JS).parent.mkdir(parents=True)
+    (root / sphinxext.PLOTLY_JS).write_bytes(bundle.read_bytes())  # the bundle the site's pages load
     divs = "".join(
         f'<div id="{name}" style="width:640px;height:520px"></div>'
         f'<script>var f = {fig.to_json()}; Plotly.newPlot("{name}", f.data, f.layout);</script>'
