@@ -1,19 +1,28 @@
 """Measuring cost honestly on a shared CPU: time with warm-up and spread, peak memory, FLOPs.
 
-Used by the chapters' "What it costs" sections and by :mod:`attn_edu.bench`.
+Used by the chapters' "What it costs" sections and by :mod:`attn_edu.bench`. One timer:
+:func:`time_interleaved` times several candidates round-robin; :func:`time_call` is its case of one.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import ModuleType
 
 import numpy as np
 from torch.utils.flop_counter import FlopCounterMode
+
+resource: ModuleType | None
+try:
+    import resource
+except ImportError:  # Windows: page faults are not counted
+    resource = None
 
 
 @dataclass(frozen=True)
@@ -32,21 +41,82 @@ class Timing:
         return self.q3_ms - self.q1_ms
 
 
+def _timing(samples: list[float], faults_per_call: float | None = None) -> Timing:
+    q1, med, q3 = np.percentile(samples, [25, 50, 75])
+    return Timing(float(med), float(q1), float(q3), len(samples), tuple(samples), faults_per_call)
+
+
+def _minor_faults() -> int | None:
+    """Minor page faults of this process so far (every thread): a fresh page the kernel had to map."""
+    return None if resource is None else resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def time_interleaved(fns: Mapping[str, Callable[[], object]], *, warmup: int = 1, repeats: int = 5,
+                     min_time_s: float = 0.0, block_s: float = 0.0) -> dict[str, Timing]:
+    """Time several candidates round-robin: one turn of each per round, the order rotating.
+
+    After ``warmup`` rounds, runs at least ``repeats`` timed rounds and more while the total is
+    under ``min_time_s``. A slowdown of the machine hits every candidate alike, so their ratios
+    are fairer than those of back-to-back loops. With one candidate this is :func:`time_call`.
+
+    A turn is one timed call, unless the candidate is shorter than ``block_s``: then its turn is
+    one untimed call (it brings the candidate's own data back into the caches, which the other
+    candidates evicted) followed by enough timed calls to last ``block_s``, and the sample is their
+    mean. Short and long candidates are then both timed in their steady state, as they run inside
+    a network, instead of the short ones paying a cold cache on every call.
+
+    Every candidate gets one sample per round, so ``samples_ms[r]`` of two candidates were timed in
+    the same round r, a fraction of a second apart. ``faults_per_call`` counts the minor page faults
+    of the timed calls: memory the allocator took fresh from the kernel, which costs time on first
+    touch (the kernel maps and zeroes each 4 KiB page). See the book: chapter ``book/cost.ipynb``,
+    "Measuring on a shared machine".
+    """
+    if not fns:
+        raise ValueError("time_interleaved: expected at least one candidate in fns, got an empty dict")
+    names = list(fns)
+    for _ in range(warmup):
+        for k in names:
+            fns[k]()
+    calls = dict.fromkeys(names, 1)
+    lead = dict.fromkeys(names, 0)
+    if block_s > 0:
+        for k in names:
+            t0 = time.perf_counter()
+            fns[k]()
+            once = time.perf_counter() - t0
+            if once < block_s:
+                lead[k], calls[k] = 1, max(1, math.ceil(block_s / max(once, 1e-7)))
+    samples: dict[str, list[float]] = {k: [] for k in names}
+    faults = dict.fromkeys(names, 0)
+    start = time.perf_counter()
+    r = 0
+    while r < repeats or time.perf_counter() - start < min_time_s:
+        for i in range(len(names)):
+            k = names[(i + r) % len(names)]
+            fn = fns[k]
+            for _ in range(lead[k]):
+                fn()
+            f0 = _minor_faults()
+            t0 = time.perf_counter_ns()
+            for _ in range(calls[k]):
+                fn()
+            t1 = time.perf_counter_ns()
+            f1 = _minor_faults()
+            samples[k].append((t1 - t0) / 1e6 / calls[k])
+            if f0 is not None and f1 is not None:
+                faults[k] += f1 - f0
+        r += 1
+    counted = resource is not None
+    return {k: _timing(s, faults[k] / (len(s) * calls[k]) if counted else None) for k, s in samples.items()}
+
+
 def time_call(fn: Callable[[], object], *, warmup: int = 2, repeats: int = 7, min_time_s: float = 0.0) -> Timing:
     """Median and quartiles of ``fn()``'s wall time after ``warmup`` calls.
 
-    Runs at least ``repeats`` timed calls, and more while the total is under ``min_time_s``.
+    Runs at least ``repeats`` timed calls, and more while the total is under ``min_time_s``: the
+    one-candidate case of :func:`time_interleaved` (one call per sample, page faults counted).
     """
-    for _ in range(warmup):
-        fn()
-    samples: list[float] = []
-    start = time.perf_counter()
-    while len(samples) < repeats or time.perf_counter() - start < min_time_s:
-        t0 = time.perf_counter_ns()
-        fn()
-        samples.append((time.perf_counter_ns() - t0) / 1e6)
-    q1, med, q3 = np.percentile(samples, [25, 50, 75])
-    return Timing(float(med), float(q1), float(q3), len(samples), tuple(samples))
+    return time_interleaved({"fn": fn}, warmup=warmup, repeats=repeats, min_time_s=min_time_s)["fn"]
 
 
 @contextlib.contextmanager
@@ -105,3 +175,56 @@ def count_flops(fn: Callable[[], object]) -> int:
 def loglog_slope(x: Sequence[float], y: Sequence[float]) -> float:
     """Least-squares slope of log(y) against log(x): the exponent p in y ~ x^p."""
     return float(np.polyfit(np.log(np.asarray(x, float)), np.log(np.asarray(y, float)), 1)[0])
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """Time and peak memory of several candidates over a range of sizes (:func:`scaling`).
+
+    ``ms[k][i]``: median time of candidate ``k`` at ``sizes[i]``; ``mib[k][i]``: its peak memory.
+    """
+
+    sizes: tuple[int, ...]
+    ms: dict[str, tuple[float, ...]]
+    mib: dict[str, tuple[float, ...]]
+
+    def slopes(self, fit_from: int = 0) -> dict[str, tuple[float, float]]:
+        """Per candidate, the fitted exponents ``(time, memory)`` over ``sizes[fit_from:]``
+        (:func:`loglog_slope`): at small sizes a call's fixed cost flattens every curve."""
+        if not 0 <= fit_from <= len(self.sizes) - 2:
+            raise ValueError(f"Scaling.slopes: fit_from must leave at least 2 of the {len(self.sizes)} sizes, "
+                             f"got {fit_from}")
+        n = self.sizes[fit_from:]
+        return {k: (loglog_slope(n, self.ms[k][fit_from:]), loglog_slope(n, self.mib[k][fit_from:])) for k in self.ms}
+
+    def lines(self) -> list[str]:
+        """One printed line per candidate: ``N=n: t ms / m MiB`` at every size."""
+        return [f"{k:9s}: " + ", ".join(f"N={n}: {t:.1f} ms / {m:.1f} MiB"
+                                        for n, t, m in zip(self.sizes, ms, self.mib[k], strict=True))
+                for k, ms in self.ms.items()]
+
+
+def scaling(make: Callable[[str, int], Callable[[], object]], candidates: Sequence[str], sizes: Sequence[int], *,
+            warmup: int = 1, repeats: int = 3) -> Scaling:
+    """Time and peak memory of ``make(k, n)()`` for every candidate ``k`` at every size ``n``.
+
+    At each size the candidates are timed in the same rounds (:func:`time_interleaved`: a slowdown
+    of a shared machine hits them alike), then their peak memory is measured
+    (:func:`peak_memory_bytes`), all under ``torch.inference_mode``. ``make(k, n)`` builds the
+    module and the input and returns the call. The chapters' "what it costs" sweeps (self-attention,
+    DANet) use it; :func:`attn_edu.viz.plot_scaling` draws the result.
+    """
+    import torch
+
+    if not candidates or not sizes:
+        raise ValueError(f"scaling: expected candidates and sizes, got {list(candidates)} and {list(sizes)}")
+    ms: dict[str, list[float]] = {k: [] for k in candidates}
+    mib: dict[str, list[float]] = {k: [] for k in candidates}
+    for n in sizes:
+        calls = {k: make(k, n) for k in candidates}
+        with torch.inference_mode():
+            timed = time_interleaved(calls, warmup=warmup, repeats=repeats)
+            for k, call in calls.items():
+                ms[k].append(timed[k].median_ms)
+                mib[k].append(peak_memory_bytes(call) / 2**20)
+    return Scaling(tuple(sizes), {k: tuple(v) for k, v in ms.items()}, {k: tuple(v) for k, v in mib.items()})

@@ -14,9 +14,9 @@ mechanism: consumers read the fields of its entry and never branch on its name o
   mechanisms through ``B N C``) so that a backbone hosts a token mechanism as easily as a gate;
 * its cost: :meth:`Mechanism.flops` (the documented formula, for the input ``apply`` sees),
   ``bound`` (the machine's kernel that bounds it: GEMM, 3x3 convolution or the broadcast-multiply
-  floor), ``target`` (what it should reach against that kernel), ``also_timed``, ``fused_call``,
-  ``path_note`` and ``sweep_readable`` (what the benchmark times beside it; see
-  :mod:`attn_edu.bench`);
+  floor), ``also_timed``, ``fused_call``, ``path_note`` and ``sweep_readable`` (what the
+  benchmark times beside it; see :mod:`attn_edu.bench`). What a mechanism should reach there is
+  not here: the targets are goals for this project's machine, in ``benchmarks/targets.json``;
 * ``lab_reads``: the emitted tensor the lab's metrics read (:mod:`attn_edu.lab.evaluate`).
 
 **Kinds: one vocabulary.** A *kind* names what a set of attention weights ranges over; the
@@ -128,9 +128,6 @@ class Mechanism:
         make: ``channels -> module`` with the book's and the lab's settings (:meth:`build`).
         call: how the module's forward is called on its own input (:data:`Call`).
         bound: which of :data:`BOUNDS` bounds it at its compatibility call.
-        target: ``(op, value)``, what it should reach there against ``bound`` (issue #8): a
-            fraction of the kernel's GFLOP/s for ``">="``, a multiple of the floor's time for
-            ``"<="``; ``None``: no target.
         also_timed: a kernel of :func:`attn_edu.bench.limit_kernels` timed beside it for reference
             only, not its bound (SK: the grouped 3x3 convolution it is made of).
         fused_call: where the compatibility call's fast path is not the fused
@@ -160,7 +157,6 @@ class Mechanism:
     make: Callable[[int], AttentionModule]
     call: Call = call_x
     bound: str
-    target: tuple[str, float] | None = None
     also_timed: str | None = None
     fused_call: str | None = None
     path_note: str | None = None
@@ -173,8 +169,6 @@ class Mechanism:
             raise ValueError(f"{where}: kind must be one of {MECHANISM_KINDS}, got {self.kind!r}")
         if self.bound not in BOUNDS:
             raise ValueError(f"{where}: bound must be one of {BOUNDS}, got {self.bound!r}")
-        if self.target is not None and self.target[0] not in (">=", "<="):
-            raise ValueError(f"{where}: target must be ('>=' or '<=', value), got {self.target!r}")
         for call in (self.compat_call, self.fused_call):
             if call is not None and not call.startswith(f"{self.cls.__name__}("):
                 raise ValueError(f"{where}: {call!r} is not a call of {self.cls.__name__}")
@@ -252,7 +246,7 @@ _ENTRIES = [
         compat_call="ScaledDotProductAttention(d_model=512, d_k=512, d_v=512, h=8)", compat_input=(50, 49, 512),
         make=lambda c: ScaledDotProductAttention(d_model=c, d_k=max(1, c // 4), d_v=max(1, c // 4), h=4),
         call=call_qkv,
-        bound="gemm", target=(">=", 0.75),
+        bound="gemm",
         lab_reads="heads",
     ),
     Mechanism(
@@ -276,7 +270,7 @@ _ENTRIES = [
         compat_input=(50, 64, 512),
         make=lambda c: EMSA(d_model=c, d_k=max(1, c // 4), d_v=max(1, c // 4), h=4, ratio=2, apply_transform=True),
         call=call_qkv_on_grid,
-        bound="gemm", target=(">=", 0.75),
+        bound="gemm",
         # with the transform (the compatibility call and build()) the fused kernel does not apply
         fused_call="EMSA(d_model=512, d_k=512, d_v=512, h=8, H=8, W=8, ratio=2, apply_transform=False)",
         path_note="apply_transform=True: the fused kernel does not apply; the fast path copies no heads and "
@@ -291,7 +285,7 @@ _ENTRIES = [
         kind="channel", chapter="book/se",
         compat_call="SEAttention(channel=512, reduction=8)", compat_input=(50, 512, 7, 7),
         make=lambda c: SEAttention(channel=c, reduction=8),
-        bound="floor", target=("<=", 4.0),
+        bound="floor",
         lab_reads="channel",
     ),
     Mechanism(
@@ -302,7 +296,7 @@ _ENTRIES = [
         kind="channel", chapter="book/eca",
         compat_call="ECAAttention(kernel_size=3)", compat_input=(50, 512, 7, 7),
         make=lambda c: ECAAttention(channel=c),
-        bound="floor", target=("<=", 3.0),
+        bound="floor",
         lab_reads="channel",
     ),
     Mechanism(
@@ -312,7 +306,7 @@ _ENTRIES = [
         kind="channel", chapter="book/sk",
         compat_call="SKAttention(channel=512, reduction=8)", compat_input=(50, 512, 7, 7),
         make=lambda c: SKAttention(channel=c, reduction=8, group=min(32, c // 2)),
-        bound="conv3x3", target=(">=", 0.60), also_timed="grouped_conv3x3",
+        bound="conv3x3", also_timed="grouped_conv3x3",
         lab_reads="branch",
     ),
     Mechanism(
@@ -323,7 +317,7 @@ _ENTRIES = [
         kind="channel", chapter="book/psa",
         compat_call="PSA(channel=512, reduction=8)", compat_input=(50, 512, 7, 7),
         make=lambda c: PSA(channel=c, reduction=4),
-        bound="conv3x3", target=(">=", 0.60),
+        bound="conv3x3",
         lab_reads="branch",
     ),
     Mechanism(
@@ -333,7 +327,7 @@ _ENTRIES = [
         kind="spatial", chapter="book/cbam",
         compat_call="CBAMBlock(channel=512, reduction=16, kernel_size=7)", compat_input=(50, 512, 7, 7),
         make=lambda c: CBAMBlock(channel=c, reduction=8, kernel_size=7),
-        bound="floor", target=("<=", 20.0),
+        bound="floor",
         lab_reads="spatial",
     ),
     Mechanism(
@@ -354,7 +348,7 @@ _ENTRIES = [
         kind="spatial", chapter="book/danet",
         compat_call="DAModule(d_model=512, kernel_size=3, H=7, W=7)", compat_input=(50, 512, 7, 7),
         make=lambda c: DAModule(d_model=c, kernel_size=3),
-        bound="gemm", target=(">=", 0.75),
+        bound="gemm",
         lab_reads="position",
     ),
 ]

@@ -264,7 +264,7 @@ class ScaleStrip:
         fig.update_yaxes(visible=False, range=[self.height, 0], scaleanchor="x", row=row, col=col)
 
 
-def _heatmap(attn: np.ndarray, H: int, W: int, **kw):
+def _heatmap(attn: np.ndarray, H: int, W: int, label: str, **kw):
     import plotly.graph_objects as go
 
     h, w = attn.shape
@@ -272,7 +272,7 @@ def _heatmap(attn: np.ndarray, H: int, W: int, **kw):
         z=compact(attn),
         x0=W / w / 2 - 0.5, dx=W / w, y0=H / h / 2 - 0.5, dy=H / h,
         colorscale=PLOTLY_CMAP, opacity=0.6,
-        hovertemplate="pixel row %{y:.0f}, col %{x:.0f}<br>weight %{z:.4f}<extra></extra>",
+        hovertemplate="pixel row %{y:.0f}, col %{x:.0f}<br>" + label + " %{z:.4f}<extra></extra>",
         **kw,
     )
 
@@ -350,7 +350,8 @@ def plotly_explorer(
     H, W = img.shape[:2]
     traces = [go.Image(source=image_source(img), hoverinfo="skip")]
     for v in range(V):
-        traces.append(_heatmap(m[v, 0], H, W, visible=v == 0, name=view_labels[v], colorbar={"title": {"text": label}}))
+        traces.append(_heatmap(m[v, 0], H, W, label, visible=v == 0, name=view_labels[v],
+                               colorbar={"title": {"text": label}}))
     fig = go.Figure(traces)
     _square_layout(fig, title, H, W, height)
 
@@ -425,7 +426,7 @@ def plotly_scene_explorer(
     zkw = {} if zrange is None else {"zmin": zrange[0], "zmax": zrange[1]}
     traces = [go.Image(source=sources[0], hoverinfo="skip")]
     for v in range(V):
-        traces.append(_heatmap(m[v, 0], H, W, visible=v == 0, name=view_labels[v],
+        traces.append(_heatmap(m[v, 0], H, W, label, visible=v == 0, name=view_labels[v],
                                colorbar={"title": {"text": label}}, **zkw))
     fig = go.Figure(traces)
     _square_layout(fig, title, H, W, height)
@@ -502,7 +503,7 @@ def plotly_map_slider(
         raise ValueError(f"{where}: scale must be 'own', 'shared' or (zmin, zmax) with zmin < zmax, got {scale!r}")
     H, W = img.shape[:2]
     fig = go.Figure([go.Image(source=image_source(img), hoverinfo="skip"),
-                     _heatmap(m[0], H, W, zmin=ranges[0][0], zmax=ranges[0][1],
+                     _heatmap(m[0], H, W, label, zmin=ranges[0][0], zmax=ranges[0][1],
                               colorbar={"title": {"text": label + suffix}})])
     _square_layout(fig, title, H, W, height)
     steps = [{"method": "restyle", "label": names[q],
@@ -574,7 +575,7 @@ def plotly_channel_weights(
         fig.add_trace(go.Image(source=image_source(imgs[q]), visible=q == 0, name=names[q],
                                hoverinfo="skip" if m is not None else None), row=1, col=1)
         if m is not None:
-            fig.add_trace(_heatmap(m[q], H, W, visible=q == 0, name=names[q], showscale=True,
+            fig.add_trace(_heatmap(m[q], H, W, map_label, visible=q == 0, name=names[q], showscale=True,
                                    colorbar={"title": {"text": map_label}, "x": cb_x, "xanchor": "left", "len": 0.8,
                                              "thickness": 12}),
                           row=1, col=1)
@@ -598,4 +599,28 @@ def plotly_channel_weights(
         updatemenus=[{"type": "dropdown", "x": 0, "y": 1.02, "xanchor": "left", "yanchor": "bottom",
                       "showactive": True, "buttons": buttons}],
     )
+    return fig
+
+
+def plot_scaling(cost, slopes: dict[str, tuple[float, float]], *, xlabel: str, what: str,
+                 styles: Sequence[str] = ("o-", "s--", "^:", "d-.")):
+    """Time and peak memory against size on log-log axes, side by side, each candidate's fitted
+    exponent in its legend: ``cost`` a :class:`attn_edu.measure.Scaling`, ``slopes`` its
+    :meth:`~attn_edu.measure.Scaling.slopes`; ``what`` names the size in the titles ("tokens").
+    Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    if set(slopes) != set(cost.ms):
+        raise ValueError(f"plot_scaling: slopes for {sorted(slopes)}, but the sweep timed {sorted(cost.ms)}")
+    if len(styles) < len(cost.ms):
+        raise ValueError(f"plot_scaling: {len(cost.ms)} candidates but {len(styles)} line styles")
+    fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(11, 4))
+    for (k, ms), style in zip(cost.ms.items(), styles, strict=False):
+        ax_t.loglog(cost.sizes, ms, style, label=f"{k} (slope {slopes[k][0]:.2f})")
+        ax_m.loglog(cost.sizes, cost.mib[k], style, label=f"{k} (slope {slopes[k][1]:.2f})")
+    ax_t.set(xlabel=xlabel, ylabel="time per call (ms)", title=f"time vs {what}")
+    ax_m.set(xlabel=xlabel, ylabel="peak memory (MiB)", title=f"peak memory vs {what}")
+    for ax in (ax_t, ax_m):
+        ax.legend()
+        ax.grid(True, which="both", alpha=0.3)
     return fig

@@ -24,7 +24,16 @@ Figures: :func:`attn_edu.viz.overlay` and :func:`attn_edu.viz.photo` take ``scen
 (``H W 3`` RGB in [0, 1]) and ``maps[i]``. Uncertainty: :mod:`attn_edu.stats`.
 """
 
-from .evaluate import attention_map, evaluate, evaluate_model, map_kind, read_map
+from .evaluate import (
+    ChannelExamples,
+    attention_map,
+    channel_examples,
+    evaluate,
+    evaluate_model,
+    map_kind,
+    read_map,
+    top_channel,
+)
 from .model import NAMES, VARIANTS, LabNet, LabOutput, Variant, build, mechanism_of
 from .scenes import (
     CLASSES,
@@ -41,8 +50,8 @@ from .store import load, manifest, untrained
 from .train import TrainConfig, train
 
 __all__ = [
-    "CLASSES", "NAMES", "VARIANTS", "LabNet", "LabOutput", "Scene", "SceneBatch", "TrainConfig", "Variant",
-    "attention_map", "build", "class_photos", "class_scenes", "evaluate", "evaluate_model", "load", "make_scene",
-    "make_scenes", "manifest", "map_kind", "mechanism_of", "object_photo", "read_map", "test_scenes", "train",
-    "untrained",
+    "CLASSES", "NAMES", "VARIANTS", "ChannelExamples", "LabNet", "LabOutput", "Scene", "SceneBatch", "TrainConfig",
+    "Variant", "attention_map", "build", "channel_examples", "class_photos", "class_scenes", "evaluate",
+    "evaluate_model", "load", "make_scene", "make_scenes", "manifest", "map_kind", "mechanism_of", "object_photo",
+    "read_map", "test_scenes", "top_channel", "train", "untrained",
 ]

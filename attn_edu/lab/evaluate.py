@@ -55,14 +55,16 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from .. import registry
 from ..introspect import AttentionMap
 from .model import NAMES, LabNet, LabOutput, mechanism_of
-from .scenes import IMAGE_SIZE, SceneBatch, test_scenes
+from .scenes import CLASSES, IMAGE_SIZE, PHOTO_OF, SceneBatch, class_photos, test_scenes
 
 TOLERANCE = 1e-4
 """Absolute tolerance on the float metrics when reproducing recorded values."""
@@ -227,3 +229,54 @@ def evaluate(names: list[str] | None = None, scenes: SceneBatch | None = None) -
         model = load(name)
         result[name] = evaluate_model(model, untrained(name) if name != "none" else None, scenes)
     return {"mechanisms": result}
+
+
+def top_channel(model: LabNet, gate: Tensor, features: Tensor, logits: Tensor) -> Tensor:
+    """Per image, the channel ``c`` with the largest contribution ``w_{k,c} g_c mean(z_c)`` to the
+    logit of the predicted class ``k`` (``B C`` gates, ``B C H W`` features entering the gate,
+    ``B K`` logits -> ``B``): in :class:`LabNet` the logit is ``sum_c w_{k,c} g_c mean(z_c)`` plus a
+    bias, so this is the channel the decision leans on most (book: the SE and ECA chapters)."""
+    contrib = model.classifier.weight[logits.argmax(1)] * gate * features.mean(dim=(2, 3))  # B C
+    return contrib.argmax(1)
+
+
+@dataclass(frozen=True)
+class ChannelExamples:
+    """One test scene of each class, then each class's whole photograph, through a channel-gate
+    model (:func:`channel_examples`): what the SE and ECA chapters' explorers show."""
+
+    images: np.ndarray
+    """``E H W 3`` (the figures' layout): the scenes, then the photos."""
+    names: list[str]
+    """What each example is and what the model predicted."""
+    gates: Tensor
+    """``E C``, the emitted channel weights."""
+    features: Tensor
+    """``E C H W``, the map entering the gate."""
+    logits: Tensor
+    marked: Tensor
+    """``E``: :func:`top_channel` of each example."""
+
+    @property
+    def marked_maps(self) -> Tensor:
+        """``E H W``: each example's feature map of its marked channel."""
+        return self.features[torch.arange(len(self.marked)), self.marked]
+
+
+@torch.no_grad()
+def channel_examples(model: LabNet, scenes: SceneBatch) -> ChannelExamples:
+    """:class:`ChannelExamples` of ``model`` (its slot emits a ``channel`` map: SE, ECA) on the first
+    scene of each class in ``scenes`` and on the class photos (:func:`~attn_edu.lab.class_photos`)."""
+    one_each = scenes.one_per_class()
+    model.eval()
+    test, photos = model.run(scenes.images[one_each]), model.run(class_photos(IMAGE_SIZE))
+    logits = torch.cat([test.logits, photos.logits])
+    pred = logits.argmax(1).tolist()
+    names = [f"test scene {i} ({CLASSES[int(scenes.labels[i])]}), predicted {CLASSES[p]}"
+             for i, p in zip(one_each, pred, strict=False)]
+    names += [f"whole photo '{PHOTO_OF[c]}', predicted {CLASSES[p]}"
+              for c, p in zip(CLASSES, pred[len(one_each):], strict=True)]
+    gates = torch.cat([test.slot("channel").tensor, photos.slot("channel").tensor])
+    features = torch.cat([test.features, photos.features])
+    images = torch.cat([scenes.images[one_each], class_photos(IMAGE_SIZE)]).permute(0, 2, 3, 1).numpy()  # E H W 3
+    return ChannelExamples(images, names, gates, features, logits, top_channel(model, gates, features, logits))
