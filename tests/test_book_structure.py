@@ -101,7 +101,8 @@ def test_equations_are_numbered_referenced_and_mapped_to_code(f):
 def test_real_photographs_shown_interactively(f):
     nb = load(f)
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
-    assert "load_photo(" in code
+    # a real photograph: attn_edu.images.load_photo, or the lab's photo of each class / of its object
+    assert any(f"{loader}(" in code for loader in ("load_photo", "class_photos", "object_photo")), "a real photograph"
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert any("application/vnd.plotly.v1+json" in o.get("data", {}) for o in outputs), "an interactive plotly figure"
     for c in nb.cells:
