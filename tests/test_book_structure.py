@@ -110,6 +110,24 @@ def test_real_photographs_shown_interactively(f):
             assert {"remove-output", "nbval-ignore-output"} <= set(tags(c)), "widget cells need a live kernel"
 
 
+@pytest.mark.parametrize("f", NOTEBOOKS)
+def test_every_figure_has_alt_text(f):
+    # issue #15: myst-nb puts cell metadata mystnb.image.alt on the <img> of the cell's image outputs;
+    # without it the site's alt is the image's file path
+    missing, bad = [], []
+    for i, c in enumerate(load(f).cells):
+        if c.cell_type != "code" or not any({"image/png", "image/jpeg"} & set(o.get("data", {}))
+                                            for o in c.get("outputs", [])):
+            continue
+        alt = c.metadata.get("mystnb", {}).get("image", {}).get("alt")
+        if not isinstance(alt, str):
+            missing.append(i)
+        elif len(alt.strip()) < 20 or alt.strip().lower().endswith((".png", ".jpg", ".jpeg")) or "/" in alt:
+            bad.append((i, alt))
+    assert not missing, f"code cells {missing} show a figure without cell metadata mystnb.image.alt"
+    assert not bad, f"alt text should say what the figure shows, not be short or a file name: {bad}"
+
+
 @pytest.mark.parametrize("f", CHAPTERS)
 def test_faithfulness_box(f):
     assert "\n> **Faithfulness**\n" in "\n" + markdown(load(f)) + "\n"
