@@ -21,6 +21,8 @@ Loaded by ``_config.yml`` (``sphinx.extra_extensions``) and, for the plotly rend
   cell source" toggles are labelled "Toggle hidden content". Their ``aria-label`` is removed
   (:data:`NAME_MISMATCHES`), so the name is the visible text. ``tests/test_browser.py`` runs axe on
   every page.
+* Captions: each figure is a ``<figure>`` whose ``<figcaption>`` (:func:`figure_caption`: its
+  title and what its controls do) is also its accessible name.
 * Click to select: a figure whose ``layout.meta`` has ``{"attn_edu": {"click_selects_slider": i,
   "slider_points": [[x, y], ...]}}`` (one point per step of slider ``i``, in data coordinates)
   moves that slider to the step nearest a clicked point: a small script, :data:`CLICK_JS`, copied
@@ -40,6 +42,7 @@ Loaded by ``_config.yml`` (``sphinx.extra_extensions``) and, for the plotly rend
 from __future__ import annotations
 
 import hashlib
+import html as html_lib
 import json
 import re
 from pathlib import Path
@@ -73,6 +76,9 @@ CSS_FILE = "attn_edu.css"
 CSS = """/* attn_edu: a long inline name (torch.utils.flop_counter.FlopCounterMode) wraps on a phone
    instead of widening the page (390 px: the cost page scrolled sideways by 5 px). */
 code.literal, code.literal > span.pre { white-space: normal; overflow-wrap: anywhere; }
+/* the caption under each interactive figure (attn_edu.sphinxext.figure_caption) */
+figure.attn-edu-plotly { margin: 0 0 1em 0; }
+figure.attn-edu-plotly figcaption { font-size: 0.9em; color: var(--pst-color-text-muted); margin-top: 0.25em; }
 """
 CLICK_JS = r"""// attn_edu: a click on a marked plotly figure moves its slider to the nearest step.
 // Marker: layout.meta.attn_edu = {click_selects_slider: i, slider_points: [[x, y], ...]}.
@@ -144,6 +150,34 @@ def has_click_marker(fig: dict) -> bool:
     return isinstance(marker, dict) and "click_selects_slider" in marker
 
 
+def _plain(text: object) -> str:
+    """Plotly's title text without its HTML tags (``<br>``, ``<b>``), whitespace folded."""
+    return " ".join(re.sub(r"<[^>]+>", " ", str(text or "")).split())
+
+
+def figure_caption(fig: dict) -> str:
+    """The caption of an interactive figure on the site, and its accessible name: its title, then
+    what its controls do (plotly draws the title inside the SVG, where a screen reader does not
+    find it; the controls are otherwise discovered only by trying)."""
+    layout = fig.get("layout", {}) if isinstance(fig, dict) else {}
+    title = layout.get("title")
+    title = title.get("text") if isinstance(title, dict) else title
+    parts = [_plain(title) or "Figure"]
+    controls = ["hover to read the values"]
+    for slider in layout.get("sliders") or []:
+        prefix = _plain((slider.get("currentvalue") or {}).get("prefix", "")).rstrip(": ")
+        controls.append(f"the slider picks the {prefix}" if prefix else "the slider steps through the views")
+    if layout.get("updatemenus"):
+        controls.append("the menu switches the view")
+    if has_click_marker(fig):
+        controls.append("a click on the image picks the query")
+    in_legend = [t for t in fig.get("data", []) if t.get("type", "scatter") in ("scatter", "bar")
+                 and t.get("name") and t.get("showlegend") is not False]
+    if len(in_legend) > 1 and layout.get("showlegend") is not False:
+        controls.append("a click on a legend entry hides or shows it")
+    return f"{parts[0].rstrip('.')}. Interactive: " + "; ".join(controls) + "."
+
+
 class PlotlyMimeRenderer:
     """myst-nb mime renderer plugin: plotly figure JSON -> a div drawn by the local plotly.js."""
 
@@ -170,8 +204,11 @@ class PlotlyMimeRenderer:
         height = fig.get("layout", {}).get("height", 450)
         config = {"responsive": True, "displaylogo": False}
         payload = payload.replace("</", "<\\/")  # a "</script>" inside a string must not end the script
+        caption = html_lib.escape(figure_caption(fig))
         html = (
+            f'<figure class="attn-edu-plotly" aria-labelledby="{div_id}-caption">\n'
             f'<div id="{div_id}" class="plotly-graph-div" style="height:{height}px; width:100%;"></div>\n'
+            f'<figcaption id="{div_id}-caption">{caption}</figcaption>\n</figure>\n'
             f'<script type="text/javascript">(function () {{ var fig = {payload};'
             f' Plotly.newPlot("{div_id}", fig.data, fig.layout || {{}}, {json.dumps(config)})'
             f'.then(function (gd) {{ if (fig.frames) {{ Plotly.addFrames(gd, fig.frames); }} }}); }})();</script>'

@@ -50,3 +50,14 @@ def test_the_bundle_names_the_traces_the_extension_expects():
         pytest.skip("plotly.js not vendored: run `make vendor`")
     text = readme.read_text()
     assert all(f"`{t}`" in text for t in sphinxext.PLOTLY_TRACES)
+
+
+def test_an_interactive_figure_is_captioned_with_its_title_and_controls():
+    fig = {"data": [{"type": "heatmap"}, {"type": "scatter", "name": "a"}, {"type": "scatter", "name": "b"}],
+           "layout": {"title": {"text": "Maps <br><b>of one scene</b>"},
+                      "sliders": [{"currentvalue": {"prefix": "query: "}}], "updatemenus": [{}]}}
+    assert sphinxext.figure_caption(fig) == (
+        "Maps of one scene. Interactive: hover to read the values; the slider picks the query; "
+        "the menu switches the view; a click on a legend entry hides or shows it.")
+    assert sphinxext.figure_caption({"data": [{"type": "bar"}], "layout": {}}) == (
+        "Figure. Interactive: hover to read the values.")
