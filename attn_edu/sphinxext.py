@@ -12,15 +12,15 @@ Loaded by ``_config.yml`` (``sphinx.extra_extensions``) and, for the plotly rend
   (:data:`PLOTLY_TRACES`) is a build warning, an error under ``-W``.
 * Font Awesome: the theme loads the icons twice, as CSS web fonts and as a 1.5 MB script that
   swaps each icon for an SVG ("so that users can add custom icons"; the book adds none). The
-  script's tag is removed from every page (:func:`_drop_fontawesome_js`); the web fonts draw the
+  script's tag is removed from every page (:data:`PAGE_REWRITES`); the web fonts draw the
   same icons.
 * Phones: :data:`CSS` lets long inline code wrap, so that no page scrolls sideways at 390 px.
 * Accessible names (axe-core's ``label-content-name-mismatch``, serious: a control's accessible
   name must contain its visible text, so that a speech user can say what they see): the theme's
   search buttons are labelled "Search" while they show "Search Ctrl+K", and myst-nb's "Show code
   cell source" toggles are labelled "Toggle hidden content". Their ``aria-label`` is removed
-  (:data:`NAME_MISMATCHES`), so the name is the visible text. ``tests/test_browser.py`` runs axe on
-  every page.
+  (:data:`NAME_MISMATCHES`, in :data:`PAGE_REWRITES`), so the name is the visible text.
+  ``tests/test_browser.py`` runs axe on every page.
 * Captions: each figure is a ``<figure>`` whose ``<figcaption>`` (:func:`figure_caption`: its
   title and what its controls do) is also its accessible name.
 * Click to select: a figure whose ``layout.meta`` has ``{"attn_edu": {"click_selects_slider": i,
@@ -244,19 +244,24 @@ def _finish_html(app, exception):
             raise FileNotFoundError(f"attn_edu.sphinxext: _static/{PLOTLY_JS} is missing: run `make vendor`")
         (static / CLICK_JS_FILE).write_text(CLICK_JS, encoding="utf-8")
         (static / CSS_FILE).write_text(CSS, encoding="utf-8")
-        _drop_fontawesome_js(Path(app.outdir))
-        _fix_accessible_names(Path(app.outdir))
+        _rewrite_pages(Path(app.outdir))
 
 
-def _fix_accessible_names(outdir: Path) -> dict[str, int]:
-    """Apply :data:`NAME_MISMATCHES` to every page; returns how many of each were replaced. One
-    that no page has any more is a warning: the theme changed, look at axe's report again."""
-    counts = dict.fromkeys((p.pattern for p in NAME_MISMATCHES), 0)
+PAGE_REWRITES = ((FONTAWESOME_JS, ""), *((pattern, r"\1\2") for pattern in NAME_MISMATCHES))
+"""(pattern, replacement) applied to every written page: the theme's Font Awesome script tag
+removed, and the controls of :data:`NAME_MISMATCHES` left with their visible text as their name."""
+
+
+def _rewrite_pages(outdir: Path) -> dict[str, int]:
+    """Apply :data:`PAGE_REWRITES` to every page, each page read and written once; returns how
+    often each pattern matched. A pattern that no page matches any more is a warning: the theme
+    changed, look at what it writes (and at axe's report) again."""
+    counts = dict.fromkeys((pattern.pattern for pattern, _ in PAGE_REWRITES), 0)
     for page in outdir.rglob("*.html"):
         html = page.read_text(encoding="utf-8")
         new = html
-        for pattern in NAME_MISMATCHES:
-            new, n = pattern.subn(r"\1\2", new)
+        for pattern, replacement in PAGE_REWRITES:
+            new, n = pattern.subn(replacement, new)
             counts[pattern.pattern] += n
         if new != html:
             page.write_text(new, encoding="utf-8")
@@ -264,26 +269,8 @@ def _fix_accessible_names(outdir: Path) -> dict[str, int]:
 
     for source, n in counts.items():
         if not n:
-            logging.getLogger(__name__).warning(f"no page matches {source!r} any more: update NAME_MISMATCHES")
+            logging.getLogger(__name__).warning(f"no page matches {source!r} any more: update PAGE_REWRITES")
     return counts
-
-
-def _drop_fontawesome_js(outdir: Path) -> int:
-    """Remove the theme's Font Awesome script tag from every page (see the module docstring);
-    returns how many pages had it. A theme that no longer writes it is a warning: look again."""
-    dropped = 0
-    for page in outdir.rglob("*.html"):
-        html = page.read_text(encoding="utf-8")
-        new, n = FONTAWESOME_JS.subn("", html)
-        if n:
-            page.write_text(new, encoding="utf-8")
-            dropped += 1
-    if not dropped:
-        from sphinx.util import logging
-
-        logging.getLogger(__name__).warning("no page loads the theme's fontawesome.js any more: "
-                                            "drop _drop_fontawesome_js")
-    return dropped
 
 
 BOX_CLASSES = {"Faithfulness": "note", "Run it yourself": "tip"}
