@@ -268,15 +268,14 @@ def channel_examples(model: LabNet, scenes: SceneBatch) -> ChannelExamples:
     """:class:`ChannelExamples` of ``model`` (its slot emits a ``channel`` map: SE, ECA) on the first
     scene of each class in ``scenes`` and on the class photos (:func:`~attn_edu.lab.class_photos`)."""
     one_each = scenes.one_per_class()
-    model.eval()
-    test, photos = model.run(scenes.images[one_each]), model.run(class_photos(IMAGE_SIZE))
-    logits = torch.cat([test.logits, photos.logits])
-    pred = logits.argmax(1).tolist()
+    batch = torch.cat([scenes.images[one_each], class_photos(IMAGE_SIZE)])  # E 3 H W: the scenes, then the photos
+    out = model.eval().run(batch)
+    pred = out.logits.argmax(1).tolist()
     names = [f"test scene {i} ({CLASSES[int(scenes.labels[i])]}), predicted {CLASSES[p]}"
              for i, p in zip(one_each, pred, strict=False)]
     names += [f"whole photo '{PHOTO_OF[c]}', predicted {CLASSES[p]}"
               for c, p in zip(CLASSES, pred[len(one_each):], strict=True)]
-    gates = torch.cat([test.slot("channel").tensor, photos.slot("channel").tensor])
-    features = torch.cat([test.features, photos.features])
-    images = torch.cat([scenes.images[one_each], class_photos(IMAGE_SIZE)]).permute(0, 2, 3, 1).numpy()  # E H W 3
-    return ChannelExamples(images, names, gates, features, logits, top_channel(model, gates, features, logits))
+    gates = out.slot("channel").tensor
+    images = batch.permute(0, 2, 3, 1).numpy()  # E 3 H W -> E H W 3
+    return ChannelExamples(images, names, gates, out.features, out.logits,
+                           top_channel(model, gates, out.features, out.logits))

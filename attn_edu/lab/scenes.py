@@ -96,9 +96,7 @@ class Scene:
 def _template(cls: str):
     from PIL import Image
 
-    photo, (top, left, bottom, right) = OBJECTS[cls]
-    img = load_photo(photo, size=None)[top:bottom, left:right]
-    pil = Image.fromarray((img * 255).round().astype(np.uint8))
+    pil = Image.fromarray((object_photo(cls) * 255).round().astype(np.uint8))
     return pil.resize((_TEMPLATE, _TEMPLATE), Image.Resampling.BILINEAR, reducing_gap=None)
 
 
