@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 
 import numpy as np
+import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 resource: ModuleType | None
@@ -214,8 +215,6 @@ def scaling(make: Callable[[str, int], Callable[[], object]], candidates: Sequen
     module and the input and returns the call. The chapters' "what it costs" sweeps (self-attention,
     DANet) use it; :func:`attn_edu.viz.plot_scaling` draws the result.
     """
-    import torch
-
     if not candidates or not sizes:
         raise ValueError(f"scaling: expected candidates and sizes, got {list(candidates)} and {list(sizes)}")
     ms: dict[str, list[float]] = {k: [] for k in candidates}

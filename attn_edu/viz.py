@@ -29,6 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .images import strip
+
 CMAP = "magma"
 PLOTLY_CMAP = "Magma"
 DECIMALS = 4  # what the hover labels show (``%{z:.4f}``); a map's colours need far less
@@ -237,8 +239,6 @@ class ScaleStrip:
     def of(cls, examples: dict[float, Sequence[np.ndarray]], plot_axis: str, train_range: tuple[float, float],
            gap: int = 2) -> ScaleStrip:
         """``examples``: scale -> the ``(H, W, 3)`` scenes shown at that scale, side by side."""
-        from .images import strip
-
         strips = {s: strip(list(images), gap) for s, images in examples.items()}
         first = next(iter(strips.values()))
         return cls({s: image_source(im, format="jpeg") for s, im in strips.items()}, first.shape[1], first.shape[0],
