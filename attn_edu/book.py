@@ -105,3 +105,93 @@ def prose(text: str):
     from IPython.display import Markdown
 
     return Markdown(_PLACEHOLDER.sub(_fill, inspect.cleandoc(text)))
+
+
+# --- claims: a sentence that states a direction is computed with the numbers it rests on -------
+
+
+class ClaimFailed(ValueError):
+    """A chapter's sentence no longer matches the numbers of its run (raised by :func:`claim`)."""
+
+
+def claim(holds: object, sentence: str) -> str:
+    """``sentence``, if ``holds`` is true; else raise :class:`ClaimFailed`, which fails the build.
+
+    For the fixed words of a result paragraph that the run must bear out, e.g.
+    ``glue("verdict", claim(speedup > 1, "the fused path was faster"))``. Where the run may go either
+    way, choose the words from the numbers instead (:func:`choose`, :func:`verdict`).
+    """
+    if not isinstance(sentence, str) or not sentence:
+        raise TypeError(f"claim: expected the sentence as a non-empty str, got {sentence!r}")
+    if not bool(holds):
+        raise ClaimFailed(f"claim: the numbers of this run no longer support {sentence!r}")
+    return sentence
+
+
+def choose(value: float, cases: list[tuple[float, str]], otherwise: str) -> str:
+    """The words for ``value``: the text of the first ``(bound, text)`` with ``value < bound``, else
+    ``otherwise``. E.g. ``choose(ratio, [(0.9, "faster"), (1.1, "about as fast")], "slower")``."""
+    if not isinstance(value, numbers.Real):
+        raise TypeError(f"choose: expected a real number, got {type(value).__name__} {value!r}")
+    bounds = [b for b, _ in cases]
+    if bounds != sorted(bounds):
+        raise ValueError(f"choose: the bounds must increase, got {bounds}")
+    for bound, text in cases:
+        if value < bound:
+            return text
+    return otherwise
+
+
+def verdict(interval: Any, threshold: float, *, above: str, below: str, undecided: str) -> str:
+    """Words for an estimate with its uncertainty (an :class:`attn_edu.stats.Interval`) against
+    ``threshold``: ``above`` if the whole interval lies above it, ``below`` if below, ``undecided``
+    if the interval covers it. The run decides the sentence, and says so when it cannot."""
+    lo, hi = float(interval.lo), float(interval.hi)
+    if not lo <= hi:
+        raise ValueError(f"verdict: expected an interval with lo <= hi, got {interval!r}")
+    if lo > threshold:
+        return above
+    if hi < threshold:
+        return below
+    return undecided
+
+
+# --- exercises: a check reports on the reader's own answer ---------------------------------------
+
+
+def exercise(number: int, check: Callable[..., object], /, **answers: object) -> bool:
+    """Check the reader's answer to exercise ``number`` and print one line that says how it went.
+
+    ``answers`` are the names the exercise asks for, with the values the reader's cell gave them. The
+    answer cell starts them as ``...``: while one still is, this prints "Exercise n: not answered
+    yet" and returns False. Else it calls ``check(**answers)``, which asserts what a right answer
+    satisfies: if it raises, "Exercise n: not yet" with the reason; if it returns, "Exercise n:
+    correct", followed by what it returns when that is a string. Returns whether the answer passed.
+
+    A chapter calls it twice: in the check cell, under the reader's answer cell (on the stored page:
+    "not answered yet"), and at the end of the hidden solution (there: "correct"). Strict nbval
+    re-executes both, so every test run shows that each check rejects the empty answer and accepts
+    the solution. See ``book/TEMPLATE.md``, "Exercises".
+    """
+    if not isinstance(number, int) or isinstance(number, bool):
+        raise TypeError(f"exercise: expected the exercise number as an int, got {number!r}")
+    if not callable(check):
+        raise TypeError(f"exercise {number}: expected a check function, got {type(check).__name__}")
+    if not answers:
+        raise ValueError(f"exercise {number}: name the answers to check, e.g. exercise({number}, check, r=r)")
+    empty = [name for name, value in answers.items() if value is Ellipsis]
+    if empty:
+        names = ", ".join(f"`{n}`" for n in empty)
+        print(f"Exercise {number}: not answered yet. Replace the ... of {names} in the cell above, run it, "
+              "then run this cell again.")
+        return False
+    try:
+        detail = check(**answers)
+    except Exception as err:  # the reader's answer may fail in any way; report it, do not stop the notebook
+        reason = str(err) or type(err).__name__
+        if not isinstance(err, AssertionError):
+            reason = f"{type(err).__name__}: {reason}"
+        print(f"Exercise {number}: not yet. {reason}")
+        return False
+    print(f"Exercise {number}: correct" + (f" ({detail})" if isinstance(detail, str) and detail else ""))
+    return True

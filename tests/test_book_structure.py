@@ -128,23 +128,77 @@ def test_every_figure_has_alt_text(f):
     assert not bad, f"alt text should say what the figure shows, not be short or a file name: {bad}"
 
 
+MAX_FIGURE_PX = 900
+"""The widest stored figure: the site's text column is 757 px wide in a 1366 px window (790 px at
+1920), so a figure up to 900 px is shown at 0.84 of its size or more, and 9-point text at
+matplotlib's 100 dpi stays above 10 px. Wider figures were shrunk to 0.55 and their titles and
+colour-bar ticks to about 5 px. Keep ``figsize`` at most 9 inches wide."""
+
+
+@pytest.mark.parametrize("f", NOTEBOOKS)
+def test_figures_fit_the_column(f):
+    import base64
+    import io
+
+    from PIL import Image
+
+    wide = []
+    for i, c in enumerate(load(f).cells):
+        for o in c.get("outputs", []) if c.cell_type == "code" else []:
+            for mime in ("image/png", "image/jpeg"):
+                if mime in o.get("data", {}):
+                    width = Image.open(io.BytesIO(base64.b64decode(o["data"][mime]))).size[0]
+                    if width > MAX_FIGURE_PX:
+                        wide.append((i, width))
+    assert not wide, f"figures wider than {MAX_FIGURE_PX} px (cell, px): {wide}; make figsize at most 9 inches wide"
+
+
 @pytest.mark.parametrize("f", CHAPTERS)
 def test_faithfulness_box(f):
     assert "\n> **Faithfulness**\n" in "\n" + markdown(load(f)) + "\n"
 
 
-@pytest.mark.parametrize("f", CHAPTERS)
-def test_exercises_with_a_checked_hidden_solution(f):
+EXERCISE = re.compile(r"^### Exercise (\d+)( \(open\))?:", re.M)
+WITH_EXERCISES = [f for f in NOTEBOOKS if "## Exercises" in markdown(load(f))]
+
+
+def stored_text(cell) -> str:
+    return "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
+
+
+@pytest.mark.parametrize("f", WITH_EXERCISES)
+def test_every_exercise_not_marked_open_has_an_answer_cell_a_check_and_a_hidden_solution(f):
+    """The protocol of book/TEMPLATE.md, "Exercises": the reader's answer cell (``...`` to fill in),
+    the check under it, whose stored output says "not answered yet", and the hidden solution, which
+    ends with the same check and says "correct". Strict nbval re-executes the notebook and compares
+    those outputs, so every test run proves that each check fails without its solution and passes
+    with it."""
     nb = load(f)
-    assert len(re.findall(r"^### Exercise", markdown(nb), re.M)) >= 3
-    checked = 0
-    for prev, cell in zip(nb.cells, nb.cells[1:]):
-        if cell.cell_type == "code" and "exercise-check" in tags(cell):
-            assert "assert" in cell.source
-            assert prev.cell_type == "code" and {"solution", "hide-input"} <= set(tags(prev)), \
-                "a check follows its solution cell, tagged solution + hide-input"
-            checked += 1
-    assert checked >= 1
+    found = [(int(m.group(1)), bool(m.group(2)), i) for i, c in enumerate(nb.cells) if c.cell_type == "markdown"
+             for m in EXERCISE.finditer(c.source)]
+    if f in CHAPTERS:
+        assert len(found) >= 3, "at least three exercises"
+    assert [n for n, _, _ in found] == list(range(1, len(found) + 1)), "exercises numbered 1, 2, ... in order"
+    starts = [i for _, _, i in found]
+    for (n, is_open, start), end in zip(found, starts[1:] + [len(nb.cells)]):
+        if is_open:
+            continue
+        assert starts.count(start) == 1, f"Exercise {n}: give an exercise with a check its own Markdown cell"
+        cells = nb.cells[start + 1:end]
+        kinds = [next((t for t in ("exercise-answer", "exercise-check", "solution") if t in tags(c)), None)
+                 for c in cells]
+        assert [k for k in kinds if k] == ["exercise-answer", "exercise-check", "solution"], \
+            f"Exercise {n}: an answer cell, its check, then the solution (tags), got {kinds}"
+        answer, check, solution = (cells[kinds.index(k)] for k in ("exercise-answer", "exercise-check", "solution"))
+        assert "..." in answer.source, f"Exercise {n}: the answer cell leaves ... for the reader to fill in"
+        call = f"exercise({n}, "
+        assert call in check.source and call in solution.source, f"Exercise {n}: both cells call {call}...)"
+        assert f"Exercise {n}: not answered yet" in stored_text(check), f"Exercise {n}: the check, stored"
+        assert f"Exercise {n}: correct" in stored_text(solution), f"Exercise {n}: the solution's check, stored"
+        assert "hide-cell" in tags(solution), f"Exercise {n}: the solution and its output hidden on the site"
+        hidden = solution.metadata.get("jupyter", {})
+        assert hidden.get("source_hidden") and hidden.get("outputs_hidden"), \
+            f"Exercise {n}: the solution collapsed in JupyterLab and Notebook 7 (metadata.jupyter)"
 
 
 @pytest.mark.parametrize("f", NOTEBOOKS)

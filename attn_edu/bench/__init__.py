@@ -47,7 +47,8 @@ is shared: compare ratios measured in the same run, not milliseconds across runs
 The modules: :mod:`.settings` (:class:`Settings`, :data:`FULL`, :data:`QUICK`, :data:`BOOK`),
 :mod:`.records` (what the benchmark returns, as typed records with ``to_dict``/``from_dict``),
 :mod:`.limits`, :mod:`.compat` (one mechanism, the peers, the child process), :mod:`.sweeps`,
-:mod:`.report` (the targets and the table), :mod:`.cli` (:func:`run`, :func:`main`).
+:mod:`.report` (the targets and the table), :mod:`.cli` (:func:`run`, :func:`main`), :mod:`.reference`
+(the stored run the book quotes, :func:`load_reference`).
 
 JSON layout (``run(...).to_dict()``, a :class:`RunResult`; ``RunResult.from_dict`` reads it back)::
 
@@ -86,6 +87,7 @@ from .compat import (
     add_ratios,
     bench_compat,
     compat_in_child,
+    floor_warmth,
     peer_mha,
     peer_paths,
 )
@@ -93,6 +95,7 @@ from .limits import CONV_SHAPE, FLOOR_SHAPE, GEMM_N, GROUPS, allocator_env, best
 from .records import (
     ChildResult,
     CompatRecord,
+    FloorWarmth,
     LargeTokens,
     Machine,
     MachineLimits,
@@ -114,17 +117,18 @@ from .records import (
     Targets,
     Verdict,
 )
+from .reference import REFERENCE, load_reference
 from .report import DEFAULT_TARGETS, check_targets, judge, load_targets, table
 from .settings import BOOK, FULL, QUICK, THREADS, Log, Settings, stderr_progress
 from .sweeps import default_candidates, large_tokens, sweep
 
 __all__ = [
     "ALSO_PAIRED", "BOOK", "BOUND", "CONV_SHAPE", "DEFAULT_TARGETS", "FLOOR_SHAPE", "FULL", "GEMM_N", "GROUPS",
-    "KEEP_MEMORY_ENV", "MIB", "QUICK", "THREADS",
-    "ChildResult", "CompatRecord", "LargeTokens", "Log", "Machine", "MachineLimits", "MhaPeer", "PairedAlso",
-    "PairedLimit", "PathPeer", "Peers", "Ratios", "ReadablePath", "Record", "RoundTimes", "RunResult", "Settings",
-    "Sweep", "SweepCandidate", "Sweeps", "Target", "TargetCheck", "Targets", "Verdict",
-    "add_ratios", "allocator_env", "bench_compat", "best_limits", "check_targets", "compat_in_child",
-    "default_candidates", "judge", "large_tokens", "limit_kernels", "load_targets", "machine_limits", "main",
+    "KEEP_MEMORY_ENV", "MIB", "QUICK", "REFERENCE", "THREADS", "ChildResult", "CompatRecord", "FloorWarmth",
+    "LargeTokens", "Log", "Machine", "MachineLimits", "MhaPeer", "PairedAlso", "PairedLimit", "PathPeer",
+    "Peers", "Ratios", "ReadablePath", "Record", "RoundTimes", "RunResult", "Settings", "Sweep",
+    "SweepCandidate", "Sweeps", "Target", "TargetCheck", "Targets", "Verdict", "add_ratios", "allocator_env",
+    "bench_compat", "best_limits", "check_targets", "compat_in_child", "default_candidates", "floor_warmth",
+    "judge", "large_tokens", "limit_kernels", "load_reference", "load_targets", "machine_limits", "main",
     "peer_mha", "peer_paths", "run", "stderr_progress", "sweep", "table", "time_interleaved",
 ]

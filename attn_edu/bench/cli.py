@@ -9,6 +9,7 @@ import argparse
 import importlib
 import json
 import os
+import platform
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -16,12 +17,24 @@ from pathlib import Path
 import torch
 
 from ..registry import MECHANISMS
-from .compat import add_ratios, bench_compat, peer_mha, peer_paths
+from .compat import KEEP_MEMORY_ENV, add_ratios, bench_compat, compat_in_child, floor_warmth, peer_mha, peer_paths
 from .limits import allocator_env, best_limits, cpu_pressure, machine_limits
 from .records import Machine, Peers, RunResult, Sweeps, Targets
 from .report import DEFAULT_TARGETS, check_targets, judge, judge_mha, load_targets, table
 from .settings import FULL, QUICK, THREADS, Log, Settings, quiet, stderr_progress
 from .sweeps import large_tokens, sweep
+
+
+def cpu_model() -> str | None:
+    """The processor's model name (Linux: /proc/cpuinfo), else what the platform reports, else None."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
 
 
 def run(settings: Settings = FULL, log: Log = quiet, names: list[str] | None = None,
@@ -48,6 +61,12 @@ def run(settings: Settings = FULL, log: Log = quiet, names: list[str] | None = N
         sweeps.linear_tokens = sweep(settings.linear_sides, (settings.sweep_channels,), 1,
                                      candidates=[("external_attention", "external_attention", None)],
                                      settings=settings, memory=settings.sweep_memory, log=log, x="tokens")
+    warmth = floor_warmth(settings, log) if settings.floor_warmth else None
+    allocator = None
+    if settings.allocator:
+        allocator = {label: compat_in_child(list(settings.allocator), env, settings)
+                     for label, env in (("defaults", {}), ("keep memory", KEEP_MEMORY_ENV))}
+        log(f"allocator: {', '.join(settings.allocator)} timed in two fresh processes")
     limits_end = machine_limits(settings, log) if settings.limits_at_end else None
     limits = best_limits(limits_start, limits_end)
     mechanisms = {name: add_ratios(rec, limits) for name, rec in measured.items()}
@@ -58,9 +77,11 @@ def run(settings: Settings = FULL, log: Log = quiet, names: list[str] | None = N
     machine = Machine(**vars(limits), limits_start=limits_start, limits_end=limits_end,
                       torch=torch.__version__, threads=torch.get_num_threads(),
                       omp_wait_policy=os.environ.get("OMP_WAIT_POLICY"), allocator_env=allocator_env(),
-                      cpu_pressure_start=pressure_start, cpu_pressure_end=cpu_pressure())
+                      cpu_pressure_start=pressure_start, cpu_pressure_end=cpu_pressure(),
+                      python=platform.python_version(), platform=platform.platform(terse=True), cpu=cpu_model(),
+                      date=time.strftime("%Y-%m-%d"))
     result = RunResult(machine=machine, settings=settings, mechanisms=mechanisms, peers=peers, sweeps=sweeps,
-                       targets=[], elapsed_s=0.0)
+                       targets=[], elapsed_s=0.0, floor_warmth=warmth, allocator=allocator)
     if targets is not None:
         result.targets = check_targets(result, targets)
     result.elapsed_s = time.perf_counter() - start

@@ -27,6 +27,7 @@ from .limits import allocator_env, cpu_pressure, limit_kernels
 from .records import (
     ChildResult,
     CompatRecord,
+    FloorWarmth,
     MachineLimits,
     MhaPeer,
     PairedAlso,
@@ -312,6 +313,21 @@ def peer_paths(mechanisms: dict[str, CompatRecord], settings: Settings = FULL, l
 
 
 # --- in a fresh process -------------------------------------------------------------------------
+
+
+def floor_warmth(settings: Settings = FULL, log: Log = quiet) -> FloorWarmth:
+    """The broadcast multiply timed beside SE at its compatibility call, one call per turn and in warm
+    blocks of calls (:class:`FloorWarmth`). See the book: ``book/cost.ipynb``, "Measuring on a shared
+    machine"."""
+    module, x = MECHANISMS["se"].example()
+    module.eval()
+    pair = {"floor": limit_kernels()["floor"][0], "se": lambda: module(x)}
+    repeats = max(21, settings.repeats)
+    with torch.inference_mode():
+        cold = time_interleaved(pair, warmup=2, repeats=repeats)["floor"]
+        warm = time_interleaved(pair, warmup=2, repeats=repeats, block_s=settings.block_s)["floor"]
+    log(f"floor beside SE: {cold.median_ms:.3f} ms one call per turn, {warm.median_ms:.3f} ms in warm blocks")
+    return FloorWarmth(cold_ms=cold.median_ms, cold_iqr_ms=cold.iqr_ms, warm_ms=warm.median_ms, warm_iqr_ms=warm.iqr_ms)
 
 
 def compat_in_child(names: list[str], env: dict[str, str], settings: Settings = BOOK,

@@ -130,6 +130,10 @@ class Machine(MachineLimits):
     allocator_env: dict[str, str]
     cpu_pressure_start: float | None  # Linux PSI "some avg10" of the CPU, % (None: not available)
     cpu_pressure_end: float | None
+    python: str | None = optional()  # where and when it ran (for a stored run, e.g. the book's reference run)
+    platform: str | None = optional()
+    cpu: str | None = optional()
+    date: str | None = optional()
 
 
 # --- one mechanism at its compatibility call --------------------------------------------------
@@ -261,6 +265,23 @@ class ChildResult(Record):
 
     allocator_env: dict[str, str]
     mechanisms: dict[str, CompatRecord]
+
+
+@dataclass
+class FloorWarmth(Record):
+    """The broadcast multiply (the floor) timed beside SE two ways (:func:`attn_edu.bench.floor_warmth`):
+    one call per turn (``cold``: its map comes back from main memory each time) and in warm blocks
+    of calls (``warm``: as the benchmark times every short call)."""
+
+    cold_ms: float
+    cold_iqr_ms: float
+    warm_ms: float
+    warm_iqr_ms: float
+    beside: str = "se"
+
+    @property
+    def cold_over_warm(self) -> float:
+        return self.cold_ms / self.warm_ms
 
 
 # --- peers --------------------------------------------------------------------------------------
@@ -424,3 +445,5 @@ class RunResult(Record):
     sweeps: Sweeps
     targets: list[TargetCheck]
     elapsed_s: float
+    floor_warmth: FloorWarmth | None = optional()  # Settings.floor_warmth
+    allocator: dict[str, ChildResult] | None = optional()  # Settings.allocator: "defaults", "keep memory"

@@ -44,15 +44,18 @@ class Settings:
     block_s: float = 0.005  # a candidate shorter than this is timed in blocks of calls (see time_interleaved)
     paired_limit: bool = True  # time each mechanism's bounding kernel in the same rounds as the mechanism
     readable_path: bool = True  # at the compatibility calls, time the readable path beside the fast one
+    floor_warmth: bool = True  # time the floor beside SE one call per turn and in warm blocks (FloorWarmth)
+    allocator: tuple[str, ...] = ("self_attention", "danet")  # timed in two fresh processes, glibc's default
+    # allocator and KEEP_MEMORY_ENV (RunResult.allocator); () skips it
 
 
 FULL = Settings()
 QUICK = Settings(warmup=0, repeats=2, fwdbwd_repeats=1, fwdbwd_warmup=0, min_time_s=0.05, limit_repeats=3,
                  sizes=(7, 14, 28), sweep_repeats=1, sweep_memory=False, channels=(64, 128), peer_repeats=3,
-                 large_tokens=0, linear_sides=(), limits_at_end=False)
+                 large_tokens=0, linear_sides=(), limits_at_end=False, floor_warmth=False, allocator=())
 BOOK = Settings(warmup=1, repeats=3, fwdbwd_repeats=1, fwdbwd_warmup=0, min_time_s=0.25, limit_repeats=5,
                 sweep_repeats=3, channels=(64, 128, 256, 512),
-                peer_repeats=5, large_tokens=0, linear_sides=(), limits_at_end=False)
+                peer_repeats=5, large_tokens=0, linear_sides=(), limits_at_end=False, floor_warmth=False, allocator=())
 
 Log = Callable[[str], None]
 
