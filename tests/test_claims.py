@@ -25,6 +25,7 @@ VERDICT = re.compile(
     r"\b(holds?|fails?|faster|slower|larger|smaller|higher|lower|more than|less than|fewer|close to|far from|"
     r"times as|exceed\w*|below|above|better|worse|steeper|flatter|linear(?:ly)?|quadratic(?:ally)?|nearly|most|"
     r"least|undecided)\b", re.I)
+THRESHOLD = re.compile(r"\bat (least|most)\b( \{\{[^{}]*\}\})?( times as)?", re.I)  # a criterion, not a verdict
 PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*(:[^{}]*)?\}\}")
 SENTENCE_END = re.compile(r"(?<=[.;:!?])\s+(?=[A-Z*(])|\n\s*\n|\n\s*\* ")
 
@@ -36,7 +37,7 @@ def unguarded(template: str) -> list[str]:
     found = []
     for sentence in SENTENCE_END.split(text):
         specs = [spec for _, spec in PLACEHOLDER.findall(sentence)]
-        if specs and all(specs) and VERDICT.search(sentence):
+        if specs and all(specs) and VERDICT.search(THRESHOLD.sub("", sentence)):
             found.append(" ".join(sentence.split()))
     return found
 
@@ -60,6 +61,8 @@ def test_no_fixed_verdict_beside_a_measured_number(path):
     ("The claim {{holds_or_not}}: {{ratio:.2f}} below the bound.", 0),
     ("The module has {{params:,d}} parameters.", 0),  # a number, no verdict
     ("Self-attention grows quadratically.", 0),  # a verdict, no number of the run: the paper's statement
+    ("Fitted where a call takes at least {{k:d}} times as long as the fixed cost.", 0),  # a criterion
+    ("At least {{k:d}} of them were faster.", 1),
 ])
 def test_the_detector(template, n):
     assert len(unguarded(template)) == n

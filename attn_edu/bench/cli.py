@@ -37,6 +37,18 @@ def cpu_model() -> str | None:
     return platform.processor() or None
 
 
+def last_level_cache_mib() -> float | None:
+    """The size of CPU 0's largest cache level in MiB (Linux: /sys/devices/system/cpu), else None."""
+    sizes: dict[int, float] = {}
+    for index in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*"):
+        try:
+            level, size = int((index / "level").read_text()), (index / "size").read_text().strip()
+            sizes[level] = float(size[:-1]) * {"K": 1 / 1024, "M": 1.0, "G": 1024.0}[size[-1]]
+        except (OSError, ValueError, KeyError, IndexError):
+            continue
+    return sizes[max(sizes)] if sizes else None
+
+
 def run(settings: Settings = FULL, log: Log = quiet, names: list[str] | None = None,
         targets: Targets | None = None) -> RunResult:
     """The whole benchmark (the layout of its JSON: :mod:`attn_edu.bench`). With ``targets``
@@ -79,6 +91,7 @@ def run(settings: Settings = FULL, log: Log = quiet, names: list[str] | None = N
                       omp_wait_policy=os.environ.get("OMP_WAIT_POLICY"), allocator_env=allocator_env(),
                       cpu_pressure_start=pressure_start, cpu_pressure_end=cpu_pressure(),
                       python=platform.python_version(), platform=platform.platform(terse=True), cpu=cpu_model(),
+                      last_level_cache_mib=last_level_cache_mib(),
                       date=time.strftime("%Y-%m-%d"))
     result = RunResult(machine=machine, settings=settings, mechanisms=mechanisms, peers=peers, sweeps=sweeps,
                        targets=[], elapsed_s=0.0, floor_warmth=warmth, allocator=allocator)

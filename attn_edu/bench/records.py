@@ -133,6 +133,7 @@ class Machine(MachineLimits):
     python: str | None = optional()  # where and when it ran (for a stored run, e.g. the book's reference run)
     platform: str | None = optional()
     cpu: str | None = optional()
+    last_level_cache_mib: float | None = optional()  # the largest cache level of CPU 0 (Linux sysfs)
     date: str | None = optional()
 
 
