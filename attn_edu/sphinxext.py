@@ -178,6 +178,80 @@ def figure_caption(fig: dict) -> str:
     return f"{parts[0].rstrip('.')}. Interactive: " + "; ".join(controls) + "."
 
 
+def _values(a: object):
+    """A plotly array as numpy: a typed array (``{"dtype", "bdata", "shape"}``) or a list."""
+    import numpy as np
+
+    if isinstance(a, dict) and "bdata" in a:
+        from .viz import from_typed_array
+
+        return from_typed_array(a)
+    return np.asarray(a, dtype=float) if a is not None else None
+
+
+def _num(v: float) -> str:
+    return f"{int(v):,}" if float(v).is_integer() and abs(v) < 1e9 else f"{v:.3g}"
+
+
+def _map_summary(z: object) -> str:
+    import numpy as np
+
+    z = _values(z)
+    if z is None or z.ndim != 2 or not np.isfinite(z).any():
+        return "no values"
+    r, c = np.unravel_index(int(np.nanargmax(z)), z.shape)
+    return (f"a {z.shape[0]} × {z.shape[1]} map from {_num(float(np.nanmin(z)))} to {_num(float(np.nanmax(z)))}, "
+            f"highest at row {r + 1}, column {c + 1}")
+
+
+def _trace_text(t: dict) -> str | None:
+    kind, name = t.get("type", "scatter"), _plain(t.get("name")) or t.get("type", "trace")
+    if kind == "heatmap":
+        return f"{name}: {_map_summary(t.get('z'))}"
+    if kind in ("scatter", "bar"):
+        x, y = _values(t.get("x")), _values(t.get("y"))
+        if y is None or y.ndim != 1:
+            return None
+        xs = list(x) if x is not None and x.ndim == 1 and len(x) == len(y) else list(range(len(y)))
+        pairs = [f"({_num(float(a))}, {_num(float(b))})" for a, b in zip(xs, y, strict=True)]
+        points = ", ".join(pairs) if len(pairs) <= 40 else f"{len(pairs)} points from {pairs[0]} to {pairs[-1]}"
+        return f"{name}: {points}"
+    return None
+
+
+def figure_data_text(fig: dict) -> str:
+    """The figure's data as text, for a reader who cannot see it (HTML for a ``<details>`` element):
+    each trace's values (a line's points, a map's range and where it peaks, in the first view), then,
+    for every slider step and menu entry, the maps it shows."""
+    esc = html_lib.escape
+    traces = fig.get("data", []) if isinstance(fig, dict) else []
+    layout = fig.get("layout", {}) if isinstance(fig, dict) else {}
+    lines = [line for t in traces if (line := _trace_text(t))]
+    items = ["<li>" + esc(line) + "</li>" for line in lines]
+    steps = [s for sl in layout.get("sliders") or [] for s in sl.get("steps", [])]
+    buttons = [b for m in layout.get("updatemenus") or [] for b in m.get("buttons", [])]
+    for control, entries in [("slider step", steps), ("menu entry", buttons)]:
+        for entry in entries:
+            args = entry.get("args") or []
+            update = args[0] if args and isinstance(args[0], dict) else {}
+            zs = update.get("z")
+            if isinstance(zs, list) and zs and not isinstance(zs[0], (int, float)):
+                per_trace = zs  # one z per trace the step touches (its trace indices, else the first traces)
+            else:
+                per_trace = [zs] if zs is not None else []
+            at = 1 if entry.get("method") == "restyle" else 2  # restyle(update, traces); update(data, layout, traces)
+            touched = args[at] if len(args) > at and isinstance(args[at], list) else list(range(len(per_trace)))
+            names = [_plain(traces[k].get("name")) if isinstance(k, int) and k < len(traces) else "" for k in touched]
+            detail = "; ".join(f"{name + ': ' if name else ''}{_map_summary(z)}"
+                               for name, z in zip(names, per_trace, strict=False) if z is not None)
+            label = _plain(entry.get("label")) or "(unlabelled)"
+            items.append("<li>" + esc(f"{control} {label}" + (f": {detail}" if detail else "")) + "</li>")
+    if not items:
+        return ""
+    return ('<details class="attn-edu-plotly-data"><summary>The figure\'s data as text</summary>\n<ul>\n'
+            + "\n".join(items) + "\n</ul>\n</details>\n")
+
+
 class PlotlyMimeRenderer:
     """myst-nb mime renderer plugin: plotly figure JSON -> a div drawn by the local plotly.js."""
 
@@ -209,6 +283,7 @@ class PlotlyMimeRenderer:
             f'<figure class="attn-edu-plotly" aria-labelledby="{div_id}-caption">\n'
             f'<div id="{div_id}" class="plotly-graph-div" style="height:{height}px; width:100%;"></div>\n'
             f'<figcaption id="{div_id}-caption">{caption}</figcaption>\n</figure>\n'
+            f"{figure_data_text(fig)}"
             f'<script type="text/javascript">(function () {{ var fig = {payload};'
             f' Plotly.newPlot("{div_id}", fig.data, fig.layout || {{}}, {json.dumps(config)})'
             f'.then(function (gd) {{ if (fig.frames) {{ Plotly.addFrames(gd, fig.frames); }} }}); }})();</script>'

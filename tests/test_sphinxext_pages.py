@@ -60,3 +60,19 @@ def test_an_interactive_figure_is_captioned_with_its_title_and_controls():
         "the menu switches the view; a click on a legend entry hides or shows it.")
     assert sphinxext.figure_caption({"data": [{"type": "bar"}], "layout": {}}) == (
         "Figure. Interactive: hover to read the values.")
+
+
+def test_a_figures_data_is_also_text():
+    from attn_edu.sphinxext import figure_data_text
+    from attn_edu.viz import typed_array
+
+    z = [[0.1, 0.2], [0.9, 0.3]]
+    fig = {"data": [{"type": "scatter", "name": "SE", "x": [49, 196], "y": [0.04, 0.05]},
+                    {"type": "heatmap", "name": "gate", "z": typed_array(z)}],
+           "layout": {"sliders": [{"steps": [{"label": "scene 2", "method": "restyle",
+                                              "args": [{"z": [typed_array([[0.5, 0.7], [0.1, 0.2]])]}, [1]]}]}]}}
+    text = figure_data_text(fig)
+    assert text.startswith("<details") and "(49, 0.04), (196, 0.05)" in text
+    assert "gate: a 2 × 2 map from 0.1 to 0.9, highest at row 2, column 1" in text
+    assert "slider step scene 2: gate: a 2 × 2 map from 0.1 to 0.7, highest at row 1, column 2" in text
+    assert figure_data_text({"data": [{"type": "image", "source": "data:"}], "layout": {}}) == ""
