@@ -156,17 +156,31 @@ def verdict(interval: Any, threshold: float, *, above: str, below: str, undecide
     return undecided
 
 
+GROWTH = [(1.25, "about linearly"), (1.75, "faster than linearly but slower than quadratically"),
+          (2.25, "about quadratically")]
+"""The bounds :func:`growth` chooses its words with: an exponent within 0.25 of 1 or 2 is "about" it."""
+
+
+def growth(exponent: float) -> str:
+    """Words for a fitted exponent ``p`` of a cost that grows as ``N^p`` (a log-log slope,
+    :func:`attn_edu.measure.loglog_slope`): "about linearly" below 1.25, "faster than linearly but
+    slower than quadratically" below 1.75, "about quadratically" below 2.25, else "faster than
+    quadratically". E.g. ``glue("mem_words", growth(slope))``, then "its memory grows {{mem_words}}"."""
+    return choose(exponent, GROWTH, "faster than quadratically")
+
+
 # --- exercises: a check reports on the reader's own answer ---------------------------------------
 
 
-def exercise(number: int, check: Callable[..., object], /, **answers: object) -> bool:
+def exercise(number: int, check: Callable[..., object], /, **answers: object) -> None:
     """Check the reader's answer to exercise ``number`` and print one line that says how it went.
 
     ``answers`` are the names the exercise asks for, with the values the reader's cell gave them. The
     answer cell starts them as ``...``: while one still is, this prints "Exercise n: not answered
-    yet" and returns False. Else it calls ``check(**answers)``, which asserts what a right answer
+    yet". Else it calls ``check(**answers)``, which asserts what a right answer
     satisfies: if it raises, "Exercise n: not yet" with the reason; if it returns, "Exercise n:
-    correct", followed by what it returns when that is a string. Returns whether the answer passed.
+    correct", followed by what it returns when that is a string. Returns None, so that a call at the
+    end of a cell prints its line and nothing else.
 
     A chapter calls it twice: in the check cell, under the reader's answer cell (on the stored page:
     "not answered yet"), and at the end of the hidden solution (there: "correct"). Strict nbval
@@ -184,7 +198,7 @@ def exercise(number: int, check: Callable[..., object], /, **answers: object) ->
         names = ", ".join(f"`{n}`" for n in empty)
         print(f"Exercise {number}: not answered yet. Replace the ... of {names} in the cell above, run it, "
               "then run this cell again.")
-        return False
+        return
     try:
         detail = check(**answers)
     except Exception as err:  # the reader's answer may fail in any way; report it, do not stop the notebook
@@ -192,6 +206,5 @@ def exercise(number: int, check: Callable[..., object], /, **answers: object) ->
         if not isinstance(err, AssertionError):
             reason = f"{type(err).__name__}: {reason}"
         print(f"Exercise {number}: not yet. {reason}")
-        return False
+        return
     print(f"Exercise {number}: correct" + (f" ({detail})" if isinstance(detail, str) and detail else ""))
-    return True

@@ -46,6 +46,7 @@ import html as html_lib
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 PLOTLY_JS = "plotly/plotly-cartesian.min.js"
@@ -178,7 +179,7 @@ def figure_caption(fig: dict) -> str:
     return f"{parts[0].rstrip('.')}. Interactive: " + "; ".join(controls) + "."
 
 
-def _values(a: object):
+def _values(a: object) -> Any:
     """A plotly array as numpy: a typed array (``{"dtype", "bdata", "shape"}``) or a list."""
     import numpy as np
 
@@ -193,10 +194,10 @@ def _num(v: float) -> str:
     return f"{int(v):,}" if float(v).is_integer() and abs(v) < 1e9 else f"{v:.3g}"
 
 
-def _map_summary(z: object) -> str:
+def _map_summary(values: object) -> str:
     import numpy as np
 
-    z = _values(z)
+    z = _values(values)
     if z is None or z.ndim != 2 or not np.isfinite(z).any():
         return "no values"
     r, c = np.unravel_index(int(np.nanargmax(z)), z.shape)
