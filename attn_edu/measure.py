@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from .stats import Interval
+
 resource: ModuleType | None
 try:
     import resource
@@ -118,6 +120,23 @@ def time_call(fn: Callable[[], object], *, warmup: int = 2, repeats: int = 7, mi
     one-candidate case of :func:`time_interleaved` (one call per sample, page faults counted).
     """
     return time_interleaved({"fn": fn}, warmup=warmup, repeats=repeats, min_time_s=min_time_s)["fn"]
+
+
+def round_ratio(num: Timing, den: Timing) -> Interval:
+    """The time ratio ``num / den`` of two candidates timed in the same rounds of
+    :func:`time_interleaved`, one ratio per round: ``Interval(median, q1, q3)`` of those ratios
+    (:class:`attn_edu.stats.Interval`; here the quartiles, not a 95 % interval). A chapter states
+    the median with the quartiles and chooses its words with :func:`attn_edu.book.verdict`: when
+    the quartiles straddle a threshold, the run does not decide. See the book: ``book/cost.ipynb``.
+    """
+    if not (isinstance(num, Timing) and isinstance(den, Timing)):
+        raise TypeError(f"round_ratio: expected two Timings of time_interleaved, got {type(num).__name__} "
+                        f"and {type(den).__name__}")
+    if not num.samples_ms or len(num.samples_ms) != len(den.samples_ms):
+        raise ValueError(f"round_ratio: expected two candidates of the same rounds, got {len(num.samples_ms)} "
+                         f"and {len(den.samples_ms)} samples")
+    q1, med, q3 = np.percentile(np.array(num.samples_ms) / np.array(den.samples_ms), [25, 50, 75])
+    return Interval(float(med), float(q1), float(q3))
 
 
 @contextlib.contextmanager

@@ -187,7 +187,12 @@ def _values(a: object) -> Any:
         from .viz import from_typed_array
 
         return from_typed_array(a)
-    return np.asarray(a, dtype=float) if a is not None else None
+    if a is None:
+        return None
+    try:
+        return np.asarray(a, dtype=float)
+    except (TypeError, ValueError):  # labels, e.g. a bar chart's categories
+        return np.asarray(a, dtype=object)
 
 
 def _num(v: float) -> str:
@@ -214,7 +219,9 @@ def _trace_text(t: dict) -> str | None:
         if y is None or y.ndim != 1:
             return None
         xs = list(x) if x is not None and x.ndim == 1 and len(x) == len(y) else list(range(len(y)))
-        pairs = [f"({_num(float(a))}, {_num(float(b))})" for a, b in zip(xs, y, strict=True)]
+        if y.dtype == object:
+            return None
+        pairs = [f"({a if isinstance(a, str) else _num(float(a))}, {_num(float(b))})" for a, b in zip(xs, y, strict=True)]
         points = ", ".join(pairs) if len(pairs) <= 40 else f"{len(pairs)} points from {pairs[0]} to {pairs[-1]}"
         return f"{name}: {points}"
     return None

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from typing import NamedTuple
 
 import torch
@@ -40,6 +41,19 @@ class Interval(NamedTuple):
     def excludes(self, value: float = 0.0) -> bool:
         """Whether ``value`` lies outside ``[lo, hi]`` (for a difference: the run decides its sign)."""
         return not self.lo <= value <= self.hi
+
+    def __format__(self, spec: str) -> str:
+        """``f"{iv:.3f}"`` gives ``"0.914 [0.902, 0.925]"``: the estimate, then the interval, each in
+        ``spec`` (a width and alignment such as ``<21.3f`` apply to the whole text); an empty spec
+        gives ``str(iv)``."""
+        if not spec:
+            return str(self)
+        m = re.fullmatch(r"(?:(.)?([<>^]))?(\d+)?(.*)", spec, flags=re.S)
+        if m is None:  # cannot happen: the last group takes any rest
+            raise ValueError(f"Interval: cannot read the format spec {spec!r}")
+        fill, align, width, number = m.group(1) or " ", m.group(2), m.group(3), m.group(4)
+        text = f"{self.estimate:{number}} [{self.lo:{number}}, {self.hi:{number}}]"
+        return format(text, f"{fill}{align or '<'}{width}") if width else text
 
 
 @functools.lru_cache(maxsize=16)

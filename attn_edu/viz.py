@@ -318,6 +318,7 @@ def plotly_explorer(
     query_label: str = "query",
     height: int = 520,
     click_selects_query: bool = False,
+    zranges: Sequence[tuple[float, float] | None] | None = None,
 ):
     """Explore query-dependent maps in a static page: a slider picks the query, a menu the view.
 
@@ -332,6 +333,10 @@ def plotly_explorer(
             point ``[x, y] = [col, row]``); in the book's site, the script that
             :mod:`attn_edu.sphinxext` adds to the page moves the slider on ``plotly_click``. Jupyter
             ignores the marker (use the ipywidgets version there).
+        zranges: optional V colour ranges ``(zmin, zmax)``, one per view, fixed for all its queries;
+            ``None`` (for all views, or for one) leaves that view's range to plotly (each map's
+            own min to max). A view whose maps are flat (e.g. an untrained network's uniform
+            weights) needs one: plotly stretches a constant map's range to ``z - 0.5 .. z + 0.5``.
 
     Each view is one heatmap trace (the menu toggles visibility); each slider step updates all
     views' ``z`` and moves the query marker, so both controls compose without a kernel.
@@ -347,11 +352,16 @@ def plotly_explorer(
     if len(queries) != Q or len(view_labels) != V:
         raise ValueError(f"plotly_explorer: maps has {V} views x {Q} queries, "
                          f"got {len(view_labels)} labels and {len(queries)} queries")
+    zr = [None] * V if zranges is None else list(zranges)
+    if len(zr) != V or not all(r is None or (len(r) == 2 and r[0] < r[1]) for r in zr):
+        raise ValueError(f"plotly_explorer: zranges must be {V} pairs (zmin, zmax) with zmin < zmax or None, "
+                         f"got {zranges}")
     H, W = img.shape[:2]
     traces = [go.Image(source=image_source(img), hoverinfo="skip")]
-    for v in range(V):
+    for v, r in enumerate(zr):
+        zkw = {} if r is None else {"zmin": float(r[0]), "zmax": float(r[1])}
         traces.append(_heatmap(m[v, 0], H, W, label, visible=v == 0, name=view_labels[v],
-                               colorbar={"title": {"text": label}}))
+                               colorbar={"title": {"text": label}}, **zkw))
     fig = go.Figure(traces)
     _square_layout(fig, title, H, W, height)
 
@@ -602,6 +612,69 @@ def plotly_channel_weights(
     return fig
 
 
+def plot_channel_examples(examples, *, which: str | Sequence[int] = "scenes", label: str = "gate",
+                          map_label: str = "feature (before gate)", row_height: float = 1.8):
+    """A lab model's channel gates on its examples, one row per example: the marked channel's
+    feature map over the image (left) and all C gates as bars, the marked one in orange (right).
+
+    The static figure of the SE and ECA chapters (``book/se.ipynb`` and ``book/eca.ipynb``, "On
+    real photographs"); :func:`plotly_channel_weights` is the interactive one of the same examples.
+    The bar charts share their channel axis, so a channel lines up from one row to the next. The
+    figure is 8.8 inches wide: with the 0.1-inch pads of a tight bounding box, at most 900 px at 100 dpi,
+    the book's column.
+
+    Args:
+        examples: a :class:`attn_edu.lab.ChannelExamples`, ``lab.channel_examples(model, scenes)``.
+        which: ``"scenes"`` (the test scenes, one per class), ``"photos"`` (the class photos),
+            ``"all"``, or the indices of the examples to draw.
+        label: the label of the gate axis (e.g. ``"SE gate $s_c$"``).
+        map_label: the label of the feature map's colour bar.
+        row_height: inches per row.
+
+    Returns the matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+
+    from .lab import ChannelExamples
+
+    where = "plot_channel_examples"
+    if not isinstance(examples, ChannelExamples):
+        raise TypeError(f"{where}: expected an attn_edu.lab.ChannelExamples (lab.channel_examples(model, scenes)), "
+                        f"got {type(examples).__name__}")
+    n = len(examples.names)
+    picks = {"scenes": range(examples.n_scenes), "photos": range(examples.n_scenes, n), "all": range(n)}
+    if isinstance(which, str):
+        if which not in picks:
+            raise ValueError(f"{where}: which must be 'scenes', 'photos', 'all' or indices, got {which!r}")
+        rows = list(picks[which])
+    else:
+        rows = list(which)
+        if not all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) and 0 <= i < n for i in rows):
+            raise ValueError(f"{where}: which must hold indices of the {n} examples, got {rows}")
+    if not rows:
+        raise ValueError(f"{where}: no example to draw for which={which!r} ({examples.n_scenes} scenes of {n})")
+    if not (isinstance(row_height, (int, float)) and row_height > 0):
+        raise ValueError(f"{where}: row_height must be a positive number of inches, got {row_height!r}")
+    gates = _as_numpy(examples.gates, where, 2)
+    maps = _as_numpy(examples.marked_maps, where, 3)
+    C = gates.shape[1]
+    fig, axes = plt.subplots(len(rows), 2, figsize=(8.8, row_height * len(rows) + 0.3), squeeze=False,
+                             gridspec_kw={"width_ratios": [1, 3.3]}, layout="constrained")
+    for r, i in enumerate(rows):
+        c = int(examples.marked[i])
+        overlay(axes[r, 0], examples.images[i], maps[i], title=f"channel {c}", label=map_label)
+        bars = axes[r, 1]
+        if r:
+            bars.sharex(axes[0, 1])
+        bars.bar(np.arange(C), gates[i], width=0.9, color=["tab:orange" if k == c else "tab:blue" for k in range(C)])
+        bars.set(ylim=(0, 1.02), yticks=[0, 0.5, 1], xlim=(-0.8, C - 0.2))
+        bars.set_ylabel(label, fontsize=9)
+        bars.set_title(examples.names[i], fontsize=9)
+        bars.tick_params(labelsize=9, labelbottom=r == len(rows) - 1)
+    axes[-1, 1].set_xlabel("channel", fontsize=9)
+    return fig
+
+
 def plot_scaling(cost, slopes: dict[str, tuple[float, float]], *, xlabel: str, what: str,
                  styles: Sequence[str] = ("o-", "s--", "^:", "d-.")):
     """Time and peak memory against size on log-log axes, side by side, each candidate's fitted
@@ -614,7 +687,7 @@ def plot_scaling(cost, slopes: dict[str, tuple[float, float]], *, xlabel: str, w
         raise ValueError(f"plot_scaling: slopes for {sorted(slopes)}, but the sweep timed {sorted(cost.ms)}")
     if len(styles) < len(cost.ms):
         raise ValueError(f"plot_scaling: {len(cost.ms)} candidates but {len(styles)} line styles")
-    fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(9, 3.6))  # the book's column: 9 inches at 100 dpi
     for (k, ms), style in zip(cost.ms.items(), styles, strict=False):
         ax_t.loglog(cost.sizes, ms, style, label=f"{k} (slope {slopes[k][0]:.2f})")
         ax_m.loglog(cost.sizes, cost.mib[k], style, label=f"{k} (slope {slopes[k][1]:.2f})")

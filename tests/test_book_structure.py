@@ -102,7 +102,9 @@ def test_real_photographs_shown_interactively(f):
     nb = load(f)
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     # a real photograph: attn_edu.images.load_photo, or the lab's photo of each class / of its object
-    assert any(f"{loader}(" in code for loader in ("load_photo", "class_photos", "object_photo")), "a real photograph"
+    # (lab.channel_examples runs a channel-gate model on the class photos too)
+    loaders = ("load_photo", "class_photos", "object_photo", "channel_examples")
+    assert any(f"{loader}(" in code for loader in loaders), "a real photograph"
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert any("application/vnd.plotly.v1+json" in o.get("data", {}) for o in outputs), "an interactive plotly figure"
     for c in nb.cells:

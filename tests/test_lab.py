@@ -156,6 +156,11 @@ def test_se_stages_runs_a_gate_after_every_block():
     assert [tuple(m.tensor.shape) for m in maps] == [(2, 32), (2, 64), (2, 64), (2, 64)]
 
 
+def test_receptive_field_of_the_slot():
+    # conv3x3/2, conv3x3/2, conv3x3, conv3x3: 1 + 2 + 2*2 + 2*4 + 2*4 = 23 px, 4 px apart
+    assert lab.receptive_field(lab.LabNet("none")) == (23, 4)
+
+
 def test_unknown_lab_model_is_named():
     with pytest.raises(ValueError, match="LabNet: unknown mechanism 'sse'"):
         lab.LabNet("sse")

@@ -45,6 +45,14 @@ def test_interval_unpacks_and_says_whether_it_excludes_a_value():
     assert not stats.Interval(0.0, 0.0, 0.2).excludes(0)  # an end on the value does not exclude it
 
 
+def test_interval_formats_the_estimate_and_its_ends():
+    iv = stats.Interval(0.914, 0.9021, 0.925)
+    assert f"{iv:.3f}" == "0.914 [0.902, 0.925]"
+    assert f"{iv:+.1f}" == "+0.9 [+0.9, +0.9]"
+    assert f"{iv:<22.3f}|" == "0.914 [0.902, 0.925]  |"  # a width pads the whole text
+    assert f"{iv}" == str(iv)
+
+
 @pytest.mark.parametrize(("call", "error", "words"), [
     (lambda: stats.wilson(11, 10), ValueError, "k (successes) must be <= n"),
     (lambda: stats.wilson(-1, 10), ValueError, "k (successes) must be >= 0"),

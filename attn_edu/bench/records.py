@@ -136,6 +136,13 @@ class Machine(MachineLimits):
     last_level_cache_mib: float | None = optional()  # the largest cache level of CPU 0 (Linux sysfs)
     date: str | None = optional()
 
+    @property
+    def where(self) -> str:
+        """Where and when the run was made, for a chapter's sentence that quotes it, e.g.
+        ``"AMD EPYC, 2 threads, torch 2.13.0+cpu, 2026-12-02"``."""
+        parts = [self.cpu or "an unnamed CPU", f"{self.threads} threads", f"torch {self.torch}"]
+        return ", ".join(parts + ([self.date] if self.date else []))
+
 
 # --- one mechanism at its compatibility call --------------------------------------------------
 

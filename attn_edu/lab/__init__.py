@@ -34,7 +34,7 @@ from .evaluate import (
     read_map,
     top_channel,
 )
-from .model import NAMES, VARIANTS, LabNet, LabOutput, Variant, build, mechanism_of
+from .model import NAMES, VARIANTS, LabNet, LabOutput, Variant, build, mechanism_of, receptive_field
 from .scenes import (
     CLASSES,
     Scene,
@@ -53,5 +53,5 @@ __all__ = [
     "CLASSES", "NAMES", "VARIANTS", "ChannelExamples", "LabNet", "LabOutput", "Scene", "SceneBatch", "TrainConfig",
     "Variant", "attention_map", "build", "channel_examples", "class_photos", "class_scenes", "evaluate",
     "evaluate_model", "load", "make_scene", "make_scenes", "manifest", "map_kind", "mechanism_of", "object_photo",
-    "read_map", "test_scenes", "top_channel", "train", "untrained",
+    "read_map", "receptive_field", "test_scenes", "top_channel", "train", "untrained",
 ]

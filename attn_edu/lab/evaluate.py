@@ -231,6 +231,18 @@ def evaluate(names: list[str] | None = None, scenes: SceneBatch | None = None) -
     return {"mechanisms": result}
 
 
+def half_max_share(response: Tensor) -> float:
+    """The share of the cells of a map (any shape) above half its maximum: how broadly a response
+    spreads, e.g. a branch's output over the grid (book: the SK and PSA chapters compare their
+    branches with it). A map whose maximum is not above 0 raises ValueError."""
+    if not isinstance(response, Tensor) or response.numel() == 0:
+        raise TypeError(f"half_max_share: expected a non-empty tensor, got {type(response).__name__}")
+    peak = response.max()
+    if not bool(peak > 0):
+        raise ValueError(f"half_max_share: the map's maximum must be above 0, got {float(peak):.3g}")
+    return float((response > 0.5 * peak).double().mean())
+
+
 def top_channel(model: LabNet, gate: Tensor, features: Tensor, logits: Tensor) -> Tensor:
     """Per image, the channel ``c`` with the largest contribution ``w_{k,c} g_c mean(z_c)`` to the
     logit of the predicted class ``k`` (``B C`` gates, ``B C H W`` features entering the gate,
@@ -256,6 +268,8 @@ class ChannelExamples:
     logits: Tensor
     marked: Tensor
     """``E``: :func:`top_channel` of each example."""
+    n_scenes: int = 0
+    """How many of the examples are test scenes (the first ones); the rest are the class photos."""
 
     @property
     def marked_maps(self) -> Tensor:
@@ -264,18 +278,24 @@ class ChannelExamples:
 
 
 @torch.no_grad()
-def channel_examples(model: LabNet, scenes: SceneBatch) -> ChannelExamples:
-    """:class:`ChannelExamples` of ``model`` (its slot emits a ``channel`` map: SE, ECA) on the first
-    scene of each class in ``scenes`` and on the class photos (:func:`~attn_edu.lab.class_photos`)."""
-    one_each = scenes.one_per_class()
-    batch = torch.cat([scenes.images[one_each], class_photos(IMAGE_SIZE)])  # E 3 H W: the scenes, then the photos
+def channel_examples(model: LabNet, scenes: SceneBatch, indices: list[int] | None = None, *,
+                     photos: bool = True) -> ChannelExamples:
+    """:class:`ChannelExamples` of ``model`` (its slot emits a ``channel`` map: SE, ECA) on the
+    scenes ``indices`` of ``scenes`` (default: the first scene of each class), then, with ``photos``,
+    on the class photos (:func:`~attn_edu.lab.class_photos`). Drawn by
+    :func:`attn_edu.viz.plot_channel_examples` and :func:`attn_edu.viz.plotly_channel_weights`."""
+    one_each = scenes.one_per_class() if indices is None else [int(i) for i in indices]
+    if not all(0 <= i < len(scenes) for i in one_each):
+        raise ValueError(f"channel_examples: indices must lie in [0, {len(scenes)}), got {one_each}")
+    parts = [scenes.images[one_each]] + ([class_photos(IMAGE_SIZE)] if photos else [])
+    batch = torch.cat(parts)  # E 3 H W: the scenes, then the photos
     out = model.eval().run(batch)
     pred = out.logits.argmax(1).tolist()
     names = [f"test scene {i} ({CLASSES[int(scenes.labels[i])]}), predicted {CLASSES[p]}"
              for i, p in zip(one_each, pred, strict=False)]
     names += [f"whole photo '{PHOTO_OF[c]}', predicted {CLASSES[p]}"
-              for c, p in zip(CLASSES, pred[len(one_each):], strict=True)]
+              for c, p in zip(CLASSES, pred[len(one_each):], strict=False)]
     gates = out.slot("channel").tensor
     images = batch.permute(0, 2, 3, 1).numpy()  # E 3 H W -> E H W 3
     return ChannelExamples(images, names, gates, out.features, out.logits,
-                           top_channel(model, gates, out.features, out.logits))
+                           top_channel(model, gates, out.features, out.logits), len(one_each))

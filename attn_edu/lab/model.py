@@ -225,3 +225,16 @@ def build(mechanism: str, seed: int = 0) -> LabNet:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return LabNet(mechanism)
+
+
+def receptive_field(model: LabNet) -> tuple[int, int]:
+    """``(size, jump)`` of one position of the map entering the slot, in scene pixels: the side of the
+    square of pixels it depends on (its receptive field) and the distance between two neighbouring
+    positions, from the backbone's convolutions (``23, 4`` for :class:`LabNet`). Book: the lab page
+    and the SK chapter."""
+    size, jump = 1, 1
+    for block in model.backbone:
+        conv = block.get_submodule("0")  # each conv widens the field by (k - 1) * dilation input steps
+        assert isinstance(conv, nn.Conv2d)
+        size, jump = size + (conv.kernel_size[0] - 1) * conv.dilation[0] * jump, jump * conv.stride[0]
+    return size, jump

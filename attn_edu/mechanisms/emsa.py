@@ -37,9 +37,9 @@ Deviations from the paper:
   which has no second derivative: a double backward through it raises a RuntimeError naming this
   module and the remedy (``impl="reference"``); the transform path and the reference path support it.
 
-Equation markers: the ``# Eq. (name)`` comments use descriptive names (``emsa_reduce``,
-``emsa_project``, ``emsa_logits``, ``emsa_mix``, ``emsa_softmax``, ``emsa_in``, ``emsa_weighted``,
-``emsa_concat``), not the paper's equation numbers, which could not be verified here.
+Equation markers: the ``# Eq. (name)`` comments use descriptive names (``EMSA-reduce``,
+``EMSA-project``, ``EMSA-logits``, ``EMSA-mix``, ``EMSA-softmax``, ``EMSA-IN``, ``EMSA-weighted``,
+``EMSA-concat``, the chapter's equation tags), not the paper's equation numbers, which could not be verified here.
 
 See the book: chapter "EMSA (ResT)" (book/emsa).
 """
@@ -201,7 +201,7 @@ class EMSA(AttentionModule):
     def _reduce(self, t: Tensor, H: int, W: int) -> tuple[Tensor, tuple[int, int]]:
         """Spatial reduction of keys or values: depthwise conv (kernel s+1, stride s), then LayerNorm."""
         t = rearrange(t, "B (H W) C -> B C H W", H=H, W=W)  # B N C -> B C H W
-        # Eq. (emsa_reduce): DWConv with kernel s+1, stride s (then LayerNorm, below)
+        # Eq. (EMSA-reduce): DWConv with kernel s+1, stride s (then LayerNorm, below)
         t = self.sr_conv(t)  # B C H W -> B C H' W'
         hw = (t.shape[2], t.shape[3])
         t = rearrange(t, "B C H W -> B (H W) C")  # B C H' W' -> B M C
@@ -247,16 +247,16 @@ class EMSA(AttentionModule):
     def _attend(self, queries: Tensor, k_in: Tensor, v_in: Tensor, hw: tuple[int, int],
                 kv_hw: tuple[int, int] | None) -> Tensor:
         """Project, attend to the (reduced) keys and values, concatenate the heads and project back."""
-        # Eq. (emsa_project): Q = X W^Q, K = X' W^K, V = X' W^V, split into h heads
+        # Eq. (EMSA-project): Q = X W^Q, K = X' W^K, V = X' W^V, split into h heads
         q = rearrange(self.fc_q(queries), "B N (h d) -> B h N d", h=self.h)  # B N (h d) -> B h N d
         k = rearrange(self.fc_k(k_in), "B M (h d) -> B h M d", h=self.h)  # B M (h d) -> B h M d
         v = rearrange(self.fc_v(v_in), "B M (h d) -> B h M d", h=self.h)  # B M (h d) -> B h M d
-        # Eq. (emsa_logits): QK^T / sqrt(d_k)
+        # Eq. (EMSA-logits): QK^T / sqrt(d_k)
         logits = q @ k.transpose(-2, -1) / math.sqrt(self.d_k)  # B h N d, B h d M -> B h N M
         attn = self._weights(logits, hw, kv_hw)  # B h N M
-        # Eq. (emsa_weighted): (.) V
+        # Eq. (EMSA-weighted): (.) V
         out = self.dropout(attn) @ v  # B h N M, B h M d -> B h N d
-        # Eq. (emsa_concat): Concat(head_1, ..., head_h) W^O
+        # Eq. (EMSA-concat): Concat(head_1, ..., head_h) W^O
         out = rearrange(out, "B h N d -> B N (h d)")  # B h N d -> B N (h d)
         return self.fc_o(out)
 
@@ -274,14 +274,14 @@ class EMSA(AttentionModule):
             if self.transform:
                 w, b = self.transform_conv.weight, self.transform_conv.bias
                 assert b is not None  # transform_conv is built with a bias
-                # Eq. (emsa_mix): Conv(.), a 1x1 conv across the heads
+                # Eq. (EMSA-mix): Conv(.), a 1x1 conv across the heads
                 logits = F.conv2d(logits, w.to(logits.dtype), b.to(logits.dtype))  # B h N M
-            # Eq. (emsa_softmax): Softmax(.) over the keys
+            # Eq. (EMSA-softmax): Softmax(.) over the keys
             attn = logits.softmax(dim=-1)  # B h N M
             self._emit("heads", attn, "B h N M", "token", hw=hw, kv_hw=kv_hw)
             if self.transform:
                 if attn.shape[-2] * attn.shape[-1] > 1:
-                    # Eq. (emsa_in): IN(.), instance norm of each head's N x M map
+                    # Eq. (EMSA-IN): IN(.), instance norm of each head's N x M map
                     attn = self.transform_norm(attn)  # B h N M
                 else:  # one element: x - mean(x) = 0 (InstanceNorm2d refuses a 1x1 map)
                     attn = attn - attn

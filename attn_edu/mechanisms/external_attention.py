@@ -21,9 +21,9 @@ Deviations from the paper:
   and the two are independent parameters from then on (in the official code they share storage
   until the model is moved with ``.cuda()``/``.to()``, which gives each its own copy). The collection
   uses independent N(0, 0.001^2) weights.
-- The ``# Eq. (...)`` marks in the code are descriptive names (``ea_logits``, ``ea_softmax_tokens``,
-  ``ea_l1_units``, ``ea_out``, ``ea_single_softmax``), not the paper's equation numbers: those could not be
-  verified from the paper's text here.
+- The ``# Eq. (...)`` marks in the code are descriptive names (``EA-logits``, ``EA-softmax-tokens``,
+  ``EA-l1-units``, ``EA-out``, ``EA-single-softmax``, the chapter's equation tags), not the paper's
+  equation numbers: those could not be verified from the paper's text here.
 - ``normalization="softmax"`` (a single softmax over the memory units, as self-attention normalises
   over the keys) is an addition for the book's comparison; the paper's method is ``"double"``.
 """
@@ -110,18 +110,18 @@ class ExternalAttention(AttentionModule):
 
     def forward(self, x: Tensor) -> Tensor:
         _checks.expect_shape(type(self).__name__, "x", x, "B N C", C=self.d_model)
-        # Eq. (ea_logits): alpha~ = F M_k^T, the response of each memory unit to each token
+        # Eq. (EA-logits): alpha~ = F M_k^T, the response of each memory unit to each token
         attn = self.mk(x)  # B N C -> B N S
         if self.normalization == "double":
-            # Eq. (ea_softmax_tokens): softmax over the tokens, alpha^_ij = exp(alpha~_ij) / sum_k exp(alpha~_kj)
+            # Eq. (EA-softmax-tokens): softmax over the tokens, alpha^_ij = exp(alpha~_ij) / sum_k exp(alpha~_kj)
             attn = attn.softmax(dim=1)  # B N S
-            # Eq. (ea_l1_units): l1 over the memory units, alpha_ij = alpha^_ij / sum_k alpha^_ik
+            # Eq. (EA-l1-units): l1 over the memory units, alpha_ij = alpha^_ij / sum_k alpha^_ik
             attn = attn / (EPS + attn.sum(dim=2, keepdim=True))  # B N S
         else:
-            # Eq. (ea_single_softmax): single softmax over the memory units (self-attention's normalisation)
+            # Eq. (EA-single-softmax): single softmax over the memory units (self-attention's normalisation)
             attn = attn.softmax(dim=2)  # B N S
         self._emit("memory", attn, "B N S", "memory")
-        # Eq. (ea_out): F_out = A M_v
+        # Eq. (EA-out): F_out = A M_v
         return self.mv(attn)  # B N S -> B N C
 
     def num_params_formula(self) -> int:

@@ -182,7 +182,7 @@ class ScaledDotProductAttention(AttentionModule):
             raise ValueError(f"{name}: keys and values must have the same number of tokens M, got {m} and {mv}")
         mask = None if attention_mask is None else self._check_mask(attention_mask, b, n, m)
 
-        # head_i = Attention(Q W_i^Q, K W_i^K, V W_i^V): project, then split the heads
+        # Eq. (head): head_i = Attention(Q W_i^Q, K W_i^K, V W_i^V): project, then split the heads
         q = rearrange(self.fc_q(queries), "B N (h d) -> B h N d", h=self.h)  # B N (h d) -> B h N d
         k = rearrange(self.fc_k(keys), "B M (h d) -> B h M d", h=self.h)  # B M (h d) -> B h M d
         v = rearrange(self.fc_v(values), "B M (h d) -> B h M d", h=self.h)  # B M (h d) -> B h M d
@@ -206,7 +206,7 @@ class ScaledDotProductAttention(AttentionModule):
             )  # B h N d
             _layers.guard_fused_sdpa(name, out, q, k, v)  # no double backward: say so, and what to do
 
-        # MultiHead: Concat(head_1, ..., head_h) W^O
+        # Eq. (MultiHead): Concat(head_1, ..., head_h) W^O
         out = rearrange(out, "B h N d -> B N (h d)")  # B h N d -> B N (h d)
         return self.fc_o(out)
 

@@ -1,0 +1,32 @@
+"""attn_edu.measure.round_ratio: the per-round time ratio of two candidates timed interleaved."""
+
+from __future__ import annotations
+
+import pytest
+
+from attn_edu.measure import Timing, round_ratio, time_interleaved
+
+
+def _timing(samples: list[float]) -> Timing:
+    return Timing(0.0, 0.0, 0.0, len(samples), tuple(samples))
+
+
+def test_median_and_quartiles_of_the_ratios_of_each_round():
+    r = round_ratio(_timing([2.0, 4.0, 6.0, 8.0, 30.0]), _timing([1.0, 1.0, 2.0, 2.0, 3.0]))
+    assert (r.estimate, r.lo, r.hi) == (4.0, 3.0, 4.0)  # per round: 2, 4, 3, 4, 10
+
+
+def test_on_a_real_interleaved_run():
+    t = time_interleaved({"a": lambda: sum(range(2000)), "b": lambda: sum(range(200))}, repeats=9)
+    r = round_ratio(t["a"], t["b"])
+    assert r.lo <= r.estimate <= r.hi and r.estimate > 0
+
+
+@pytest.mark.parametrize("num, den, error, match", [
+    (1.0, _timing([1.0]), TypeError, "two Timings"),
+    (_timing([1.0, 2.0]), _timing([1.0]), ValueError, "same rounds"),
+    (_timing([]), _timing([]), ValueError, "same rounds"),
+])
+def test_bad_input_names_the_function(num, den, error, match):
+    with pytest.raises(error, match=f"round_ratio: .*{match}"):
+        round_ratio(num, den)
