@@ -221,7 +221,8 @@ def _trace_text(t: dict) -> str | None:
         xs = list(x) if x is not None and x.ndim == 1 and len(x) == len(y) else list(range(len(y)))
         if y.dtype == object:
             return None
-        pairs = [f"({a if isinstance(a, str) else _num(float(a))}, {_num(float(b))})" for a, b in zip(xs, y, strict=True)]
+        pairs = [f"({a if isinstance(a, str) else _num(float(a))}, {_num(float(b))})"
+                 for a, b in zip(xs, y, strict=True)]
         points = ", ".join(pairs) if len(pairs) <= 40 else f"{len(pairs)} points from {pairs[0]} to {pairs[-1]}"
         return f"{name}: {points}"
     return None
