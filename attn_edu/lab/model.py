@@ -235,6 +235,8 @@ def receptive_field(model: LabNet) -> tuple[int, int]:
     size, jump = 1, 1
     for block in model.backbone:
         conv = block.get_submodule("0")  # each conv widens the field by (k - 1) * dilation input steps
-        assert isinstance(conv, nn.Conv2d)
+        if not isinstance(conv, nn.Conv2d):
+            raise TypeError(f"receptive_field: expected each backbone block to start with a Conv2d, "
+                            f"got {type(conv).__name__}")
         size, jump = size + (conv.kernel_size[0] - 1) * conv.dilation[0] * jump, jump * conv.stride[0]
     return size, jump
