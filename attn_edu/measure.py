@@ -140,6 +140,23 @@ def round_ratio(num: Timing, den: Timing) -> Interval:
 
 
 @contextlib.contextmanager
+def threads(n: int):
+    """Run the block with ``torch.set_num_threads(n)``; the previous count is restored after it, also on error.
+
+    The chapters time short calls on one thread: on a shared 2-core machine a second thread waits
+    for a free core at every parallel step, and that wait, not the mechanism, would be timed.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"threads: expected a whole number of threads >= 1, got {n!r}")
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@contextlib.contextmanager
 def _silence_native_stderr():
     """Send file descriptor 2 to /dev/null: the profiler's C++ side prints "profiler_start/stop"
     lines there, which a notebook would show as stderr output."""

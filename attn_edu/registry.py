@@ -52,7 +52,7 @@ See the book's introduction ("Reading attention maps") and the chapters named by
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
@@ -113,6 +113,39 @@ def _args(call: str) -> list[str]:
 
 
 @dataclass(frozen=True, kw_only=True)
+class CollectionPeer:
+    """A mechanism's module in the External-Attention-pytorch collection (PyPI ``fightingcv-attention``)
+    at the same compatibility call, and how the two relate (:mod:`attn_edu.collection` uses it).
+
+    Attributes:
+        module: the collection's Python module that defines the class of ``compat_call``.
+        same_function: whether, with the weights aligned (``keys``; a weight one side lacks set to
+            zero on the other), the two compute the same function at the compatibility call, in
+            ``eval()`` mode (no dropout).
+        keys: our state-dict keys whose name differs in the collection's (ours -> theirs); ``None``
+            for a weight only ours has (a bias), which the alignment zeroes. A key of theirs with
+            no counterpart here is zeroed in theirs.
+        reversed_inputs: our keys of weights whose input channels (dim 1) come in the reverse order
+            in the collection's (CBAM's spatial kernel: ours sees [mean; max], theirs [max; mean]).
+        adds_input: the collection's module returns ours plus its input (CBAM's extra residual).
+        differs: where the two compute different functions, what differs, in a sentence.
+    """
+
+    module: str
+    same_function: bool
+    keys: dict[str, str | None] = field(default_factory=dict)
+    reversed_inputs: tuple[str, ...] = ()
+    adds_input: bool = False
+    differs: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.module.startswith("fightingcv_attention.attention."):
+            raise ValueError(f"CollectionPeer: module must be in fightingcv_attention.attention, got {self.module!r}")
+        if self.same_function == bool(self.differs):
+            raise ValueError("CollectionPeer: give `differs` exactly when the functions differ")
+
+
+@dataclass(frozen=True, kw_only=True)
 class Mechanism:
     """One mechanism: its paper, how to build and call it, what it costs, what the lab reads.
 
@@ -139,6 +172,7 @@ class Mechanism:
             :meth:`build`'s module is the same arithmetic in another order, not another kernel.
         lab_reads: the name of the emitted tensor the lab's metrics read from the slot's module
             (its kind decides how: see :mod:`attn_edu.lab.evaluate`).
+        collection: the collection's module at ``compat_call`` (:class:`CollectionPeer`).
     """
 
     name: str
@@ -162,6 +196,7 @@ class Mechanism:
     path_note: str | None = None
     sweep_readable: bool = True
     lab_reads: str
+    collection: CollectionPeer
 
     def __post_init__(self) -> None:
         where = f"registry entry {self.name!r}"
@@ -248,6 +283,7 @@ _ENTRIES = [
         call=call_qkv,
         bound="gemm",
         lab_reads="heads",
+        collection=CollectionPeer(module="fightingcv_attention.attention.SelfAttention", same_function=True),
     ),
     Mechanism(
         name="external_attention", cls=ExternalAttention, short="External Attention",
@@ -260,6 +296,7 @@ _ENTRIES = [
         call=call_x,
         bound="floor",
         lab_reads="memory",
+        collection=CollectionPeer(module="fightingcv_attention.attention.ExternalAttention", same_function=True),
     ),
     Mechanism(
         name="emsa", cls=EMSA, short="EMSA",
@@ -277,6 +314,10 @@ _ENTRIES = [
                   "computes the batch in slices",
         sweep_readable=False,
         lab_reads="heads",
+        collection=CollectionPeer(
+            module="fightingcv_attention.attention.EMSA", same_function=True,
+            keys={"sr_norm.weight": "sr_ln.weight", "sr_norm.bias": "sr_ln.bias",
+                  "transform_conv.weight": "transform.conv.weight", "transform_conv.bias": "transform.conv.bias"}),
     ),
     Mechanism(
         name="se", cls=SEAttention, short="SE",
@@ -287,6 +328,9 @@ _ENTRIES = [
         make=lambda c: SEAttention(channel=c, reduction=8),
         bound="floor",
         lab_reads="channel",
+        collection=CollectionPeer(
+            module="fightingcv_attention.attention.SEAttention", same_function=True,
+            keys={"fc1.weight": "fc.0.weight", "fc2.weight": "fc.2.weight", "fc1.bias": None, "fc2.bias": None}),
     ),
     Mechanism(
         name="eca", cls=ECAAttention, short="ECA",
@@ -298,6 +342,7 @@ _ENTRIES = [
         make=lambda c: ECAAttention(channel=c),
         bound="floor",
         lab_reads="channel",
+        collection=CollectionPeer(module="fightingcv_attention.attention.ECAAttention", same_function=True),
     ),
     Mechanism(
         name="sk", cls=SKAttention, short="SK",
@@ -308,6 +353,10 @@ _ENTRIES = [
         make=lambda c: SKAttention(channel=c, reduction=8, group=min(32, c // 2)),
         bound="conv3x3", also_timed="grouped_conv3x3",
         lab_reads="branch",
+        collection=CollectionPeer(
+            module="fightingcv_attention.attention.SKAttention", same_function=False,
+            differs="four plain branches (1x1, 3x3, 5x5, 7x7, groups 1: 22 M parameters) where the paper has "
+                    "two grouped ones (3x3 and 3x3 dilated 2), and no BN or ReLU in the fuse step"),
     ),
     Mechanism(
         name="psa", cls=PSA, short="PSA",
@@ -319,6 +368,10 @@ _ENTRIES = [
         make=lambda c: PSA(channel=c, reduction=4),
         bound="conv3x3",
         lab_reads="branch",
+        collection=CollectionPeer(
+            module="fightingcv_attention.attention.PSA", same_function=False,
+            differs="its convolutions and SE blocks sit in plain lists (unregistered: no parameters to align), "
+                    "without groups and with a bias, and four SE blocks where EPSANet shares one"),
     ),
     Mechanism(
         name="cbam", cls=CBAMBlock, short="CBAM",
@@ -329,6 +382,11 @@ _ENTRIES = [
         make=lambda c: CBAMBlock(channel=c, reduction=8, kernel_size=7),
         bound="floor",
         lab_reads="spatial",
+        collection=CollectionPeer(
+            module="fightingcv_attention.attention.CBAM", same_function=True, adds_input=True,
+            keys={"fc1.weight": "ca.se.0.weight", "fc2.weight": "ca.se.2.weight", "fc1.bias": None, "fc2.bias": None,
+                  "conv.weight": "sa.conv.weight", "conv.bias": "sa.conv.bias"},
+            reversed_inputs=("conv.weight",)),
     ),
     Mechanism(
         name="bam", cls=BAMBlock, short="BAM",
@@ -339,6 +397,10 @@ _ENTRIES = [
         make=lambda c: BAMBlock(channel=c, reduction=8, dia_val=2),
         bound="floor",
         lab_reads="spatial",
+        collection=CollectionPeer(
+            module="fightingcv_attention.attention.BAM", same_function=False,
+            differs="three dilated convolutions padded by 1 that shrink a 7x7 map to 1x1 (its spatial map is one "
+                    "number), three hidden layers in the channel MLP, and no BN on the branch outputs"),
     ),
     Mechanism(
         name="danet", cls=DAModule, short="DANet",
@@ -350,6 +412,10 @@ _ENTRIES = [
         make=lambda c: DAModule(d_model=c, kernel_size=3),
         bound="gemm",
         lab_reads="position",
+        collection=CollectionPeer(
+            module="fightingcv_attention.attention.DANet", same_function=False,
+            differs="its constructor ignores its arguments; full-width Q/K with 1/sqrt(d) scaling, dropout and an "
+                    "output projection in PAM, a learned 49x49 Linear in CAM, and no alpha/beta residual"),
     ),
 ]
 

@@ -5,15 +5,20 @@ Loaded by ``_config.yml`` (``sphinx.extra_extensions``) and, for the plotly rend
 
 * Plotly: notebooks keep plotly's default output (the ``application/vnd.plotly.v1+json`` mimetype,
   small, rendered natively by JupyterLab and Colab). jupyter-book 1 would drop it with a warning;
-  :class:`PlotlyMimeRenderer` turns it into a ``<div>`` + ``Plotly.newPlot`` call, and plotly.js's
-  cartesian partial bundle (:data:`PLOTLY_JS`, vendored from npm by ``scripts/vendor_js.sh`` at the
-  version of the installed plotly.py) is added only to pages that have a figure. No CDN; 1.5 MB
-  where the full bundle is 4.8 MB. A figure with a trace type that the bundle lacks
-  (:data:`PLOTLY_TRACES`) is a build warning, an error under ``-W``.
+  :class:`PlotlyMimeRenderer` turns it into a ``<div>`` + ``Plotly.newPlot`` call, and a plotly.js
+  bundle of the book's trace types (:data:`PLOTLY_JS`, built from npm's plotly.js by
+  ``scripts/vendor_js.sh`` at the version of the installed plotly.py) is added only to pages that
+  have a figure. No CDN; 1.33 MB where the full bundle is 4.8 MB. A figure with a trace type that
+  the bundle lacks (:data:`PLOTLY_TRACES`) is a build warning, an error under ``-W``.
 * Font Awesome: the theme loads the icons twice, as CSS web fonts and as a 1.5 MB script that
   swaps each icon for an SVG ("so that users can add custom icons"; the book adds none). The
   script's tag is removed from every page (:data:`PAGE_REWRITES`); the web fonts draw the
-  same icons.
+  same icons, except GitHub's mark on the repository button, the one glyph of the 0.12 MB brands
+  font: it becomes an inline SVG (octicons' ``mark-github``, vendored by ``scripts/vendor_js.sh``).
+* Search: with ``search_as_you_type`` off (the theme's default, and the book's), the theme still
+  loads Sphinx's search tools and the whole search index (0.15 MB) on every page, for a search
+  that only runs as you type. Those three tags are removed (:data:`SEARCH_TOOLS`); the search
+  button leads to ``search.html``, which loads them itself.
 * Phones: :data:`CSS` lets long inline code wrap, so that no page scrolls sideways at 390 px.
 * Accessible names (axe-core's ``label-content-name-mismatch``, serious: a control's accessible
   name must contain its visible text, so that a speech user can say what they see): the theme's
@@ -49,8 +54,8 @@ from pathlib import Path
 from typing import Any
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
-PLOTLY_JS = "plotly/plotly-cartesian.min.js"
-"""plotly.js's cartesian partial bundle, under ``_static`` (from ``book/_vendor``, see ``scripts/vendor_js.sh``)."""
+PLOTLY_JS = "plotly/plotly-book.min.js"
+"""The site's plotly.js bundle, under ``_static`` (from ``book/_vendor``, see ``scripts/vendor_js.sh``)."""
 VENDOR = Path("book") / "_vendor"
 """Where ``scripts/vendor_js.sh`` puts the pages' JavaScript, relative to the repository root
 (``html_static_path`` in ``_config.yml``, copied to the site's ``_static``)."""
@@ -61,9 +66,9 @@ def vendored_plotly_js(root: Path) -> Path:
     return Path(root) / VENDOR / PLOTLY_JS
 
 
-PLOTLY_TRACES = frozenset({"bar", "box", "contour", "heatmap", "histogram", "histogram2d", "histogram2dcontour",
-                           "image", "pie", "scatter", "scatterternary", "violin"})
-"""The trace types of that bundle (its README: "Contains trace modules ...")."""
+PLOTLY_TRACES = frozenset({"bar", "heatmap", "image", "scatter"})
+"""The trace types of that bundle: plotly.js's core (scatter) and the traces registered by
+``scripts/plotly_bundle/index.js``."""
 NAME_MISMATCHES = (
     re.compile(r'(<summary) aria-label="Toggle hidden content"(>)'),
     re.compile(r'(<button class="btn search-button-field [^>]*?) aria-label="Search"([^>]*>)'),
@@ -71,6 +76,12 @@ NAME_MISMATCHES = (
 """Controls whose ``aria-label`` hides their visible text (see the module docstring): the label
 is dropped, groups 1 and 2 kept."""
 FONTAWESOME_JS = re.compile(r'[ \t]*<script defer src="[^"]*_static/scripts/fontawesome\.js[^"]*"></script>\n?')
+GITHUB_ICON = re.compile(r'<i class="fab fa-github"></i>')
+GITHUB_SVG = "octicons/mark-github-16.svg"
+"""GitHub's mark, under ``_static`` (see ``scripts/vendor_js.sh``)."""
+SEARCH_TOOLS = re.compile(r'[ \t]*<script src="(?:\.\./)*(?:_static/searchtools|_static/language_data|searchindex)'
+                          r'\.js"></script>\n?')
+"""The theme's tags for Sphinx's search tools and index on pages other than ``search.html``."""
 CLICK_JS_FILE = "attn_edu_plotly_click.js"
 CLICK_META = "attn_edu"
 CSS_FILE = "attn_edu.css"
@@ -80,6 +91,8 @@ code.literal, code.literal > span.pre { white-space: normal; overflow-wrap: anyw
 /* the caption under each interactive figure (attn_edu.sphinxext.figure_caption) */
 figure.attn-edu-plotly { margin: 0 0 1em 0; }
 figure.attn-edu-plotly figcaption { font-size: 0.9em; color: var(--pst-color-text-muted); margin-top: 0.25em; }
+/* GitHub's mark (attn_edu.sphinxext.github_mark) on the baseline of the icon font it replaces */
+svg.attn-edu-icon { vertical-align: -0.125em; }
 """
 CLICK_JS = r"""// attn_edu: a click on a marked plotly figure moves its slider to the nearest step.
 // Marker: layout.meta.attn_edu = {click_selects_slider: i, slider_points: [[x, y], ...]}.
@@ -328,23 +341,47 @@ def _finish_html(app, exception):
             raise FileNotFoundError(f"attn_edu.sphinxext: _static/{PLOTLY_JS} is missing: run `make vendor`")
         (static / CLICK_JS_FILE).write_text(CLICK_JS, encoding="utf-8")
         (static / CSS_FILE).write_text(CSS, encoding="utf-8")
-        _rewrite_pages(Path(app.outdir))
+        mark = github_mark(static / GITHUB_SVG)
+        rewrites = [*PAGE_REWRITES, (GITHUB_ICON, lambda _match: mark)]  # a function: the SVG as it is
+        if not (app.config.html_theme_options or {}).get("search_as_you_type", False):
+            rewrites.append((SEARCH_TOOLS, ""))
+        _rewrite_pages(Path(app.outdir), rewrites)
+
+
+def github_mark(svg_file: Path) -> str:
+    """The repository button's icon: GitHub's mark as an inline SVG, the size and colour of the
+    theme's other icons (1em, the text colour), hidden from screen readers like the ``<i>`` it
+    replaces (the button's title names it)."""
+    if not svg_file.exists():
+        raise FileNotFoundError(f"attn_edu.sphinxext: {svg_file} is missing: run `make vendor`")
+    svg = svg_file.read_text(encoding="utf-8").strip()
+    if not svg.startswith("<svg "):
+        raise ValueError(f"attn_edu.sphinxext: {svg_file} is not an SVG file")
+    svg = re.sub(r' (width|height)="16"', "", svg)
+    return svg.replace("<svg ", '<svg width="1em" height="1em" fill="currentColor" aria-hidden="true" '
+                       'focusable="false" class="attn-edu-icon" ', 1)
 
 
 PAGE_REWRITES = ((FONTAWESOME_JS, ""), *((pattern, r"\1\2") for pattern in NAME_MISMATCHES))
 """(pattern, replacement) applied to every written page: the theme's Font Awesome script tag
-removed, and the controls of :data:`NAME_MISMATCHES` left with their visible text as their name."""
+removed, and the controls of :data:`NAME_MISMATCHES` left with their visible text as their name.
+:func:`_finish_html` adds GitHub's mark (:data:`GITHUB_ICON`) and the search tools
+(:data:`SEARCH_TOOLS`) to them."""
 
 
-def _rewrite_pages(outdir: Path) -> dict[str, int]:
-    """Apply :data:`PAGE_REWRITES` to every page, each page read and written once; returns how
-    often each pattern matched. A pattern that no page matches any more is a warning: the theme
-    changed, look at what it writes (and at axe's report) again."""
-    counts = dict.fromkeys((pattern.pattern for pattern, _ in PAGE_REWRITES), 0)
+def _rewrite_pages(outdir: Path, rewrites=PAGE_REWRITES) -> dict[str, int]:
+    """Apply ``rewrites`` (``(pattern, replacement)`` pairs, a replacement a string or a function
+    of the match as for :func:`re.sub`; :data:`PAGE_REWRITES` by default) to
+    every page but ``search.html``, each page read and written once; returns how often each
+    pattern matched. A pattern that no page matches any more is a warning: the theme changed, look
+    at what it writes (and at axe's report) again."""
+    counts = dict.fromkeys((pattern.pattern for pattern, _ in rewrites), 0)
     for page in outdir.rglob("*.html"):
+        if page.relative_to(outdir).as_posix() == "search.html":  # its search tools are its own
+            continue
         html = page.read_text(encoding="utf-8")
         new = html
-        for pattern, replacement in PAGE_REWRITES:
+        for pattern, replacement in rewrites:
             new, n = pattern.subn(replacement, new)
             counts[pattern.pattern] += n
         if new != html:

@@ -21,6 +21,8 @@ from __future__ import annotations
 import functools
 import math
 import re
+import statistics
+from collections.abc import Iterable
 from typing import NamedTuple
 
 import torch
@@ -37,6 +39,16 @@ class Interval(NamedTuple):
     estimate: float
     lo: float
     hi: float
+
+    @classmethod
+    def envelope(cls, intervals: Iterable[Interval]) -> Interval:
+        """Several intervals at once (e.g. one per shape): the median of their estimates, from the
+        lowest ``lo`` to the highest ``hi``. A verdict on it holds for every one of them."""
+        ivs = list(intervals)
+        if not ivs:
+            raise ValueError("Interval.envelope: expected at least one interval, got none")
+        mid = float(statistics.median(iv.estimate for iv in ivs))
+        return cls(mid, min(iv.lo for iv in ivs), max(iv.hi for iv in ivs))
 
     def excludes(self, value: float = 0.0) -> bool:
         """Whether ``value`` lies outside ``[lo, hi]`` (for a difference: the run decides its sign)."""

@@ -222,9 +222,8 @@ class ScaleStrip:
     chapters' "weights vs object scale"): at each scale a strip of example scenes, and on the plot
     below it the training range shaded and the current scale marked.
 
-    Build it with :meth:`of`; put :meth:`images` and :meth:`shapes` of a scale into the layout and
-    into each slider step (``{"images": ..., "shapes": ...}``), and call :meth:`frame` once for the
-    strip's axes.
+    Build it with :meth:`of`; give each slider step its :meth:`step_layout`, call :meth:`frame` once
+    for the strip's axes and :meth:`layout` once for the rest.
     """
 
     sources: dict[float, str]
@@ -257,6 +256,23 @@ class ScaleStrip:
                  "layer": "below"},
                 {"type": "line", **ref, "x0": scale, "x1": scale,
                  "line": {"color": "black", "width": 1, "dash": "dot"}}]
+
+    def step_layout(self, scale: float) -> dict:
+        """What a slider step at ``scale`` changes in the layout: ``{"images": ..., "shapes": ...}``."""
+        return {"images": self.images(scale), "shapes": self.shapes(scale)}
+
+    def layout(self, fig, steps: list[dict], scale: float, *, title: str, height: int, legend_x: float = 0.01,
+               pad_t: int = 55) -> None:
+        """Lay ``fig`` out at ``scale``: the strip and the plot's marks, the slider over ``steps`` (its
+        current value at ``scale``), the title, a horizontal legend inside the plot (at ``legend_x``)."""
+        if scale not in self.sources:
+            raise ValueError(f"ScaleStrip.layout: scale must be one of {list(self.sources)}, got {scale!r}")
+        fig.update_layout(**self.step_layout(scale), height=height, title={"text": title},
+                          legend={"orientation": "h", "y": 0.6, "x": legend_x, "yanchor": "top",
+                                  "bgcolor": "rgba(255,255,255,0.7)"},
+                          sliders=[{"active": list(self.sources).index(scale), "steps": steps, "pad": {"t": pad_t},
+                                    "currentvalue": {"prefix": "object scale: "}}],
+                          margin={"l": 60, "r": 20, "t": 60, "b": 40})
 
     def frame(self, fig, row: int = 1, col: int = 1) -> None:
         """Hide the strip's axes and fit them to it, pixels square."""
@@ -306,6 +322,18 @@ def _slider_and_view_menu(fig, steps: list[dict], view_labels: Sequence[str], pr
     )
 
 
+def _per_view_maps(maps: object, where: str) -> list[np.ndarray]:
+    """``maps`` as V arrays ``(Q, h_v, w_v)``: from one ``(V, Q, h, w)`` array or a sequence of V 3-D
+    arrays with the same Q (each view's maps at its own resolution)."""
+    if isinstance(maps, (list, tuple)):
+        views = [_as_numpy(v, where, 3) for v in maps]
+        if not views or len({v.shape[0] for v in views}) != 1:
+            raise ValueError(f"{where}: maps must be V >= 1 arrays (Q, h, w) with the same Q, "
+                             f"got shapes {[v.shape for v in views]}")
+        return views
+    return list(_as_numpy(maps, where, 4))
+
+
 def plotly_explorer(
     image: object,
     maps: object,
@@ -324,7 +352,10 @@ def plotly_explorer(
 
     Args:
         image: ``(H, W, 3)`` RGB in [0, 1].
-        maps: ``(V, Q, h, w)``: for each of V views (e.g. head x temperature) and Q queries, a map.
+        maps: ``(V, Q, h, w)``: for each of V views (e.g. head x temperature) and Q queries, a map;
+            or a sequence of V ``(Q, h_v, w_v)`` arrays, one per view, each map at its own
+            resolution (e.g. attention over keys pooled 2x or 4x: each key is drawn as the block of
+            pixels it covers, and the figure stores ``h_v * w_v`` numbers, not ``h * w``).
         queries: the Q query positions ``(row, col)`` in image pixels, marked on the photo.
         view_labels: V names for the menu.
         query_names: Q names shown above the slider (default: the query's pixel row and column).
@@ -344,8 +375,8 @@ def plotly_explorer(
     import plotly.graph_objects as go
 
     img = _check_image(image, "plotly_explorer")
-    m = _as_numpy(maps, "plotly_explorer", 4)
-    V, Q = m.shape[:2]
+    m = _per_view_maps(maps, "plotly_explorer")
+    V, Q = len(m), m[0].shape[0]
     if not isinstance(click_selects_query, bool):
         raise TypeError("plotly_explorer: click_selects_query must be a bool, "
                         f"got {type(click_selects_query).__name__}")
@@ -360,7 +391,7 @@ def plotly_explorer(
     traces = [go.Image(source=image_source(img), hoverinfo="skip")]
     for v, r in enumerate(zr):
         zkw = {} if r is None else {"zmin": float(r[0]), "zmax": float(r[1])}
-        traces.append(_heatmap(m[v, 0], H, W, label, visible=v == 0, name=view_labels[v],
+        traces.append(_heatmap(m[v][0], H, W, label, visible=v == 0, name=view_labels[v],
                                colorbar={"title": {"text": label}}, **zkw))
     fig = go.Figure(traces)
     _square_layout(fig, title, H, W, height)
@@ -374,7 +405,7 @@ def plotly_explorer(
     names = query_names or [f"row {r:.0f}, col {c:.0f}" for r, c in queries]
     steps = [
         {"method": "update", "label": names[q],
-         "args": [{"z": [typed_array(m[v, q]) for v in range(V)]}, {"shapes": marker(q)}, list(range(1, V + 1))]}
+         "args": [{"z": [typed_array(m[v][q]) for v in range(V)]}, {"shapes": marker(q)}, list(range(1, V + 1))]}
         for q in range(Q)
     ]
     _slider_and_view_menu(fig, steps, view_labels, query_label)

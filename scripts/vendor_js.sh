@@ -5,10 +5,14 @@
 # - MathJax 3 as separate components (startup, core, TeX input, CommonHTML output, assistive
 #   MathML for screen readers), without the context menu: 0.7 MB a page instead of the 1.2 MB of
 #   tex-mml-chtml.js. _config.yml's mathjax3_config names what is loaded.
-# - plotly.js's cartesian partial bundle (heatmap, image, scatter, bar and the other 2-D traces:
-#   1.5 MB instead of the full bundle's 4.8 MB), at the version the installed plotly.py carries, so
-#   that the figures it writes are drawn by the plotly.js they were written for. attn_edu.sphinxext
-#   fails the build on a figure with a trace type the bundle lacks.
+# - plotly.js as a custom bundle of the traces the book draws (scatter, bar, heatmap, image:
+#   scripts/plotly_bundle/index.js), built with esbuild as plotly.js builds its own dist files
+#   (its CUSTOM_BUNDLE.md): 1.33 MB, where the cartesian partial bundle is 1.5 MB and the full one
+#   4.8 MB. At the version the installed plotly.py carries, so that the figures it writes are drawn
+#   by the plotly.js they were written for. attn_edu.sphinxext fails the build on a figure with a
+#   trace type the bundle lacks.
+# - GitHub's mark from @primer/octicons (MIT), an inline SVG in the header's repository button:
+#   the theme draws it with Font Awesome's brands font, 0.12 MB a page for one icon.
 # - axe-core, for the accessibility check of the browser test (tests/test_browser.py), into
 #   .vendor/axe (outside the site: no page loads it).
 set -euo pipefail
@@ -16,14 +20,18 @@ cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 MATHJAX=3.2.2
 AXE=4.14.1
+ESBUILD=0.25.0
+OCTICONS=19.15.5
 PLOTLYJS=$("$PY" -c "import plotly.offline; print(plotly.offline.get_plotlyjs_version())")
 dest=book/_vendor
-stamp="mathjax $MATHJAX, plotly.js-cartesian-dist-min $PLOTLYJS, axe-core $AXE"
+stamp="mathjax $MATHJAX, plotly.js $PLOTLYJS (bar heatmap image scatter, esbuild $ESBUILD), octicons $OCTICONS, axe-core $AXE"
 if [ -f "$dest/VERSIONS" ] && [ "$(cat "$dest/VERSIONS")" = "$stamp" ] && [ -f .vendor/axe/axe.min.js ]; then exit 0; fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# plotly.js's build dependencies at the versions its package.json asks for (buffer and the esbuild plugins)
 (cd "$tmp" && npm install --silent --no-audit --no-fund --ignore-scripts \
-  "mathjax@$MATHJAX" "plotly.js-cartesian-dist-min@$PLOTLYJS" "axe-core@$AXE" >/dev/null)
+  "mathjax@$MATHJAX" "plotly.js@$PLOTLYJS" "axe-core@$AXE" "@primer/octicons@$OCTICONS" "esbuild@$ESBUILD" \
+  buffer@6.0.3 esbuild-plugin-environment@0.5.0 esbuild-plugin-glsl@1.4.2 esbuild-plugin-inline-css@0.0.1 >/dev/null)
 rm -rf "$dest"
 rm -rf .vendor/axe
 mkdir -p "$dest/mathjax/output" "$dest/plotly" .vendor/axe
@@ -32,8 +40,11 @@ cp "$src/startup.js" "$src/core.js" "$dest/mathjax/"
 cp -r "$src/input" "$src/a11y" "$dest/mathjax/"
 cp -r "$src/output/chtml" "$src/output/chtml.js" "$dest/mathjax/output/"
 cp "$tmp/node_modules/mathjax/LICENSE" "$dest/mathjax/"
-cp "$tmp/node_modules/plotly.js-cartesian-dist-min/plotly-cartesian.min.js" "$dest/plotly/"
-cp "$tmp/node_modules/plotly.js-cartesian-dist-min/README.md" "$dest/plotly/"
+cp scripts/plotly_bundle/index.js scripts/plotly_bundle/build.js "$tmp/"   # beside its node_modules
+node "$tmp/build.js" "$dest/plotly/plotly-book.min.js"
+cp "$tmp/node_modules/plotly.js/LICENSE" "$dest/plotly/"
+mkdir -p "$dest/octicons"
+cp "$tmp/node_modules/@primer/octicons/build/svg/mark-github-16.svg" "$tmp/node_modules/@primer/octicons/LICENSE" "$dest/octicons/"
 cp "$tmp/node_modules/axe-core/axe.min.js" "$tmp/node_modules/axe-core/LICENSE" .vendor/axe/
 echo "$stamp" > "$dest/VERSIONS"
 echo "vendored $stamp into $dest ($(du -sh "$dest" | cut -f1)) and .vendor/axe"

@@ -384,3 +384,32 @@ def test_a_missing_targets_file_is_an_error(tmp_path, capsys):
     with pytest.raises(SystemExit):
         bench.main(["--quick", "--targets", str(tmp_path / "none.json")])
     assert "--targets" in capsys.readouterr().err
+
+
+# --- the collection beside ours -----------------------------------------------------------------
+
+
+def test_the_reference_run_has_a_collection_row_for_every_compatibility_call():
+    ref = bench.load_reference()
+    assert ref.peers.collection is not None and list(ref.peers.collection) == list(MECHANISMS)
+    for name, row in ref.peers.collection.items():
+        assert row.call == MECHANISMS[name].compat_call and row.comparable == MECHANISMS[name].collection.same_function
+        est, q1, q3 = row.fwd_ratio
+        assert q1 <= est <= q3 and positive(row.fwd_ms) and positive(row.collection_fwd_ms)
+        assert (row.fwdbwd_ratio is None) == (row.collection_fwdbwd_error is not None)
+    assert ref.peers.collection["psa"].collection_params == 0  # its convolutions are unregistered
+    assert "inplace operation" in ref.peers.collection["psa"].collection_fwdbwd_error
+
+
+def test_peer_collection_times_both_and_records_what_raises():
+    pytest.importorskip("fightingcv_attention")
+    settings = dataclasses.replace(bench.QUICK, collection_peer=True)
+    rows = bench.peer_collection(["se", "psa"], settings)
+    se, psa = rows["se"], rows["psa"]
+    assert se.comparable and not psa.comparable
+    assert se.params == se.collection_params + 512 + 64  # ours has the official code's biases (zeroed to align)
+    assert se.fwdbwd_ratio is not None and se.collection_fwdbwd_error is None
+    assert psa.fwdbwd_ratio is None and "inplace operation" in psa.collection_fwdbwd_error
+    again = bench.CollectionRow.from_dict(json.loads(json.dumps(psa.to_dict())))
+    assert again == psa
+    assert bench.peer_collection(["se"], bench.QUICK) is None  # off in QUICK: CI's CLI run stays short

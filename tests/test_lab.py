@@ -173,3 +173,11 @@ def test_training_restores_torch_settings():
     assert torch.get_num_threads() == before
     tiny = torch.tensor([1e-40])  # a float32 denormal: kept unless denormals are flushed
     assert float(tiny) != 0.0
+
+
+def test_receptive_field_after_the_first_blocks():
+    net = lab.LabNet("none")
+    assert [lab.receptive_field(net, blocks=b) for b in range(5)] == [(1, 1), (3, 2), (7, 4), (15, 4), (23, 4)]
+    for bad in (5, -1, 1.0, True):
+        with pytest.raises(ValueError, match="receptive_field: blocks must be a whole number from 0 to 4"):
+            lab.receptive_field(net, blocks=bad)

@@ -30,3 +30,20 @@ def test_on_a_real_interleaved_run():
 def test_bad_input_names_the_function(num, den, error, match):
     with pytest.raises(error, match=f"round_ratio: .*{match}"):
         round_ratio(num, den)
+
+
+def test_threads_sets_and_restores_the_thread_count_also_on_error():
+    import torch
+
+    from attn_edu.measure import threads
+
+    before = torch.get_num_threads()
+    with threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with pytest.raises(RuntimeError, match="inside"), threads(1):
+        raise RuntimeError("inside")
+    assert torch.get_num_threads() == before
+    for bad in (0, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="threads: expected a whole number of threads >= 1"), threads(bad):
+            pass

@@ -1,10 +1,14 @@
 """attn_edu.sphinxext's work on the written pages: the Font Awesome script dropped, accessible
-names fixed, and every trace type the chapters use drawn by the site's plotly.js bundle."""
+names fixed, GitHub's mark inlined, the search tools loaded only by the search page, and every
+trace type the chapters use drawn by the site's plotly.js bundle."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+
+import pytest
 
 from attn_edu import sphinxext
 
@@ -41,14 +45,37 @@ def test_every_trace_type_of_the_stored_chapters_is_in_the_site_bundle():
     assert used <= sphinxext.PLOTLY_TRACES, used - sphinxext.PLOTLY_TRACES
 
 
-def test_the_bundle_names_the_traces_the_extension_expects():
-    readme = ROOT / "book" / "_vendor" / "plotly" / "README.md"
-    if not readme.exists():
-        import pytest
+def test_the_bundle_registers_the_traces_the_extension_expects():
+    source = (ROOT / "scripts" / "plotly_bundle" / "index.js").read_text()
+    registered = set(re.findall(r"require\('plotly\.js/lib/(\w+)'\)", source)) - {"core"}
+    assert registered | {"scatter"} == sphinxext.PLOTLY_TRACES  # scatter: in plotly.js's core
 
-        pytest.skip("plotly.js not vendored: run `make vendor`")
-    text = readme.read_text()
-    assert all(f"`{t}`" in text for t in sphinxext.PLOTLY_TRACES)
+
+SEARCH_HEAD = ('    <script src="../_static/searchtools.js"></script>\n'
+               '    <script src="../_static/language_data.js"></script>\n'
+               '    <script src="../searchindex.js"></script>\n'
+               '<span class="btn__icon-container">\n  <i class="fab fa-github"></i>\n  </span>\n')
+
+
+def test_the_search_tools_leave_every_page_but_the_search_page_and_githubs_mark_is_inlined(tmp_path):
+    svg = tmp_path / "mark.svg"
+    svg.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 16 16">'
+                   '<path d="M8 0Z"/></svg>\n')
+    mark = sphinxext.github_mark(svg)
+    assert mark.startswith('<svg width="1em" height="1em" fill="currentColor" aria-hidden="true"')
+    assert 'width="16"' not in mark and 'viewBox="0 0 16 16"' in mark
+    page, search = tmp_path / "book" / "se.html", tmp_path / "search.html"
+    page.parent.mkdir()
+    page.write_text(SEARCH_HEAD)
+    search.write_text(SEARCH_HEAD.replace("../", ""))
+    counts = sphinxext._rewrite_pages(tmp_path, [(sphinxext.SEARCH_TOOLS, ""),
+                                                 (sphinxext.GITHUB_ICON, lambda _m: mark)])
+    assert list(counts.values()) == [3, 1]
+    html = page.read_text()
+    assert "search" not in html and "language_data" not in html and mark in html and "fa-github" not in html
+    assert search.read_text() == SEARCH_HEAD.replace("../", "")  # the search page keeps its own tools
+    with pytest.raises(FileNotFoundError, match="run `make vendor`"):
+        sphinxext.github_mark(tmp_path / "none.svg")
 
 
 def test_an_interactive_figure_is_captioned_with_its_title_and_controls():

@@ -45,6 +45,14 @@ def test_interval_unpacks_and_says_whether_it_excludes_a_value():
     assert not stats.Interval(0.0, 0.0, 0.2).excludes(0)  # an end on the value does not exclude it
 
 
+def test_envelope_spans_every_interval():
+    env = stats.Interval.envelope([stats.Interval(1.0, 0.5, 1.5), stats.Interval(3.0, 2.0, 4.0),
+                                   stats.Interval(2.0, 1.8, 2.6)])
+    assert env == (2.0, 0.5, 4.0)
+    with pytest.raises(ValueError, match="Interval.envelope: expected at least one interval"):
+        stats.Interval.envelope([])
+
+
 def test_interval_formats_the_estimate_and_its_ends():
     iv = stats.Interval(0.914, 0.9021, 0.925)
     assert f"{iv:.3f}" == "0.914 [0.902, 0.925]"

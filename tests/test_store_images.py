@@ -1,4 +1,4 @@
-"""scripts/store_notebooks.py stores each matplotlib image as the smaller of a lossless PNG and a JPEG."""
+"""scripts/store_notebooks.py stores each image as the smallest of a lossless PNG, a faithful palette PNG and a JPEG."""
 
 from __future__ import annotations
 
@@ -47,12 +47,31 @@ def _photo_grid() -> bytes:
     return _png(fig)
 
 
-def test_a_line_chart_stays_png_no_larger():
+def _pixels(data: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+def test_a_line_chart_stays_png_no_larger_and_within_the_palette_bound():
     png = _line_chart()
     mime, data = store_notebooks.compact_image(png)
-    assert mime == "image/png" and len(data) <= len(png)
-    assert np.array_equal(np.asarray(Image.open(io.BytesIO(data)).convert("RGBA")),
-                          np.asarray(Image.open(io.BytesIO(png)).convert("RGBA")))  # lossless
+    assert mime == "image/png" and len(data) < len(png)
+    assert _pixels(data).shape == _pixels(png).shape
+    assert store_notebooks.psnr_db(Image.open(io.BytesIO(data)), Image.open(io.BytesIO(png))) \
+        >= store_notebooks.PALETTE_MIN_PSNR_DB
+
+
+def test_an_image_a_palette_would_posterise_gets_no_palette():
+    yy, xx = np.mgrid[0:256, 0:256]
+    img = Image.fromarray(np.stack([xx, yy, (xx + yy) // 2], -1).astype(np.uint8), "RGB")  # 65,536 colours
+    assert store_notebooks._palette(img) is None
+    q = img.quantize(256, method=Image.Quantize.MAXCOVERAGE, dither=Image.Dither.NONE)
+    assert store_notebooks.psnr_db(img, q) < store_notebooks.PALETTE_MIN_PSNR_DB  # why: what the bound refuses
+
+
+def test_the_lossless_recompression_keeps_every_pixel():
+    img = Image.fromarray((np.random.default_rng(1).random((64, 64, 3)) * 255).astype(np.uint8), "RGB")
+    data = store_notebooks._encode(img, "PNG")
+    assert np.array_equal(_pixels(data), np.asarray(img))
 
 
 def test_a_grid_of_photos_becomes_a_jpeg_at_least_the_gain_smaller():

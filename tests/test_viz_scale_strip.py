@@ -45,3 +45,18 @@ def test_scale_strip_swaps_the_strip_and_marks_the_scale():
     parts.frame(fig)
     assert list(fig.layout.xaxis.range) == [0, 66] and list(fig.layout.yaxis.range) == [32, 0]
     assert fig.layout.xaxis.visible is False
+
+
+def test_scale_strip_layout_puts_the_strip_slider_and_legend_in_place():
+    photo = load_photo("chelsea", size=32)
+    parts = ScaleStrip.of({0.2: [photo], 0.4: [photo[::-1]]}, "x2", (0.3, 0.45))
+    fig = make_subplots(rows=2, cols=1)
+    fig.add_trace(go.Scatter(x=[0.2, 0.4], y=[1, 2], name="b"), row=2, col=1)
+    steps = [{"method": "relayout", "label": f"{s:g}", "args": [parts.step_layout(s)]} for s in (0.2, 0.4)]
+    assert steps[1]["args"][0] == {"images": parts.images(0.4), "shapes": parts.shapes(0.4)}
+    parts.layout(fig, steps, 0.4, title="t", height=500, legend_x=0.3)
+    assert fig.layout.sliders[0].active == 1 and len(fig.layout.sliders[0].steps) == 2
+    assert fig.layout.images[0].source == parts.sources[0.4] and fig.layout.shapes[1].x0 == 0.4
+    assert (fig.layout.title.text, fig.layout.height, fig.layout.legend.x) == ("t", 500, 0.3)
+    with pytest.raises(ValueError, match=r"ScaleStrip.layout: scale must be one of \[0.2, 0.4\], got 0.3"):
+        parts.layout(fig, steps, 0.3, title="t", height=500)

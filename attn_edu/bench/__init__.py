@@ -20,8 +20,10 @@ Every run measures, in the same process and with 2 threads (:data:`THREADS`):
   GEMM, 3x3 convolution or the floor) is timed again in the same interleaved rounds
   (``paired_limit``): the targets are judged on that paired ratio (:func:`judge`), which a slow
   spell of this shared machine moves much less than a ratio to limits measured minutes apart;
-* peers (:func:`peer_mha`, :func:`peer_paths`): ``torch.nn.MultiheadAttention`` against our
-  self-attention, the readable against the fast path of every module that has both;
+* peers (:func:`peer_mha`, :func:`peer_paths`, :func:`peer_collection`): ``torch.nn.MultiheadAttention``
+  against our self-attention, the readable against the fast path of every module that has both,
+  and each compatibility call beside the External-Attention-pytorch collection's module (where
+  that is installed: :mod:`attn_edu.collection`);
 * sweeps over the size of the map / number of tokens and over channels (:func:`sweep`), with
   fitted log-log slopes.
 
@@ -88,12 +90,14 @@ from .compat import (
     bench_compat,
     compat_in_child,
     floor_warmth,
+    peer_collection,
     peer_mha,
     peer_paths,
 )
 from .limits import CONV_SHAPE, FLOOR_SHAPE, GEMM_N, GROUPS, allocator_env, best_limits, limit_kernels, machine_limits
 from .records import (
     ChildResult,
+    CollectionRow,
     CompatRecord,
     FloorWarmth,
     LargeTokens,
@@ -124,11 +128,12 @@ from .sweeps import default_candidates, large_tokens, sweep
 
 __all__ = [
     "ALSO_PAIRED", "BOOK", "BOUND", "CONV_SHAPE", "DEFAULT_TARGETS", "FLOOR_SHAPE", "FULL", "GEMM_N", "GROUPS",
-    "KEEP_MEMORY_ENV", "MIB", "QUICK", "REFERENCE", "THREADS", "ChildResult", "CompatRecord", "FloorWarmth",
+    "KEEP_MEMORY_ENV", "MIB", "QUICK", "REFERENCE", "THREADS", "ChildResult", "CollectionRow", "CompatRecord",
+    "FloorWarmth",
     "LargeTokens", "Log", "Machine", "MachineLimits", "MhaPeer", "PairedAlso", "PairedLimit", "PathPeer",
     "Peers", "Ratios", "ReadablePath", "Record", "RoundTimes", "RunResult", "Settings", "Sweep",
     "SweepCandidate", "Sweeps", "Target", "TargetCheck", "Targets", "Verdict", "add_ratios", "allocator_env",
     "bench_compat", "best_limits", "check_targets", "compat_in_child", "default_candidates", "floor_warmth",
     "judge", "large_tokens", "limit_kernels", "load_reference", "load_targets", "machine_limits", "main",
-    "peer_mha", "peer_paths", "run", "stderr_progress", "sweep", "table", "time_interleaved",
+    "peer_collection", "peer_mha", "peer_paths", "run", "stderr_progress", "sweep", "table", "time_interleaved",
 ]

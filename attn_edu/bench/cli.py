@@ -17,7 +17,16 @@ from pathlib import Path
 import torch
 
 from ..registry import MECHANISMS
-from .compat import KEEP_MEMORY_ENV, add_ratios, bench_compat, compat_in_child, floor_warmth, peer_mha, peer_paths
+from .compat import (
+    KEEP_MEMORY_ENV,
+    add_ratios,
+    bench_compat,
+    compat_in_child,
+    floor_warmth,
+    peer_collection,
+    peer_mha,
+    peer_paths,
+)
 from .limits import allocator_env, best_limits, cpu_pressure, machine_limits
 from .records import Machine, Peers, RunResult, Sweeps, Targets
 from .report import DEFAULT_TARGETS, check_targets, judge, judge_mha, load_targets, table
@@ -60,7 +69,8 @@ def run(settings: Settings = FULL, log: Log = quiet, names: list[str] | None = N
     limits_start = machine_limits(settings, log)
     names = list(MECHANISMS) if names is None else names
     measured = {name: bench_compat(name, settings, log) for name in names}
-    peers = Peers(mha=peer_mha(settings, log), paths=peer_paths(measured, settings, log))
+    peers = Peers(mha=peer_mha(settings, log), paths=peer_paths(measured, settings, log),
+                  collection=peer_collection(names, settings, log))
     sweeps = Sweeps(
         tokens=sweep(settings.sizes, (settings.sweep_channels,), 1, settings=settings,
                      memory=settings.sweep_memory, log=log, x="tokens"),

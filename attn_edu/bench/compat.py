@@ -2,7 +2,8 @@
 
 :func:`bench_compat` measures one mechanism, :func:`add_ratios` sets it against the machine's
 limits, :func:`peer_mha` and :func:`peer_paths` compare it with PyTorch's attention and its own
-two paths, :func:`compat_in_child` repeats it in a fresh process with other allocator settings.
+two paths, :func:`peer_collection` with the External-Attention-pytorch collection's module,
+:func:`compat_in_child` repeats it in a fresh process with other allocator settings.
 See the book: ``book/cost.ipynb``, "Ten mechanisms at the calls users write".
 """
 
@@ -20,12 +21,13 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..measure import count_flops, peak_memory_bytes, time_interleaved
+from ..measure import count_flops, peak_memory_bytes, round_ratio, time_interleaved
 from ..mechanisms import ScaledDotProductAttention
 from ..registry import MECHANISMS, get
 from .limits import allocator_env, cpu_pressure, limit_kernels
 from .records import (
     ChildResult,
+    CollectionRow,
     CompatRecord,
     FloorWarmth,
     MachineLimits,
@@ -268,6 +270,66 @@ def peer_mha(settings: Settings = FULL, log: Log = quiet, d_model: int = 512, he
     log(f"peer nn.MultiheadAttention {rec.mha_ms:.2f} ms, ours {rec.ours_ms:.2f} ms "
         f"(x{rec.ratio:.3f}), ours readable {rec.ours_reference_ms:.2f} ms")
     return rec
+
+
+def peer_collection(names: list[str], settings: Settings = FULL, log: Log = quiet) -> dict[str, CollectionRow] | None:
+    """Each mechanism's compatibility call beside the collection's module at the same call (None
+    where the collection is not installed): parameters, peak memory, and forward and
+    forward+backward times in the same interleaved rounds. Where the two compute the same function
+    (the registry's ``collection.same_function``) their weights are aligned first
+    (:func:`attn_edu.collection.align`); elsewhere each keeps its own seeded init, and the ratio
+    compares different amounts of work. Each module gets its own copy of the input: the
+    collection's PSA writes into its input at every call."""
+    from .. import collection  # the collection is optional: imported only here
+
+    if not settings.collection_peer or not collection.available():
+        log("collection peer: skipped (settings, or fightingcv-attention not installed)")
+        return None
+    rows = {}
+    for name in names:
+        mech = get(name)
+        ours, x = mech.example()
+        theirs = collection.construct(name)
+        if mech.collection.same_function:
+            collection.align(name, ours, theirs)
+        ours.eval()
+        theirs.eval()
+        call = mech.call_example
+        x_theirs = x.clone()
+        impl = impl_of(ours)
+        peak, peak_theirs = peak_mib(call, ours, x, impl), peak_mib(call, theirs, x_theirs, None)
+        t = time_interleaved({"ours": forward(call, ours, x, impl), "theirs": forward(call, theirs, x_theirs, None)},
+                             warmup=settings.warmup, repeats=settings.peer_repeats, min_time_s=settings.min_time_s,
+                             block_s=settings.block_s)
+        row = CollectionRow(
+            call=mech.compat_call, comparable=mech.collection.same_function,
+            params=sum(p.numel() for p in ours.parameters()),
+            collection_params=sum(p.numel() for p in theirs.parameters()),
+            fwd_ms=t["ours"].median_ms, collection_fwd_ms=t["theirs"].median_ms,
+            fwd_ratio=list(round_ratio(t["ours"], t["theirs"])), rounds=t["ours"].repeats,
+            peak_mib=peak, collection_peak_mib=peak_theirs)
+        if settings.fwdbwd:
+            ours.train()
+            theirs.train()
+            try:
+                _forward_backward(call, theirs, x_theirs.clone())()  # one step first: it may raise
+            except RuntimeError as e:  # PSA: its in-place write breaks the graph
+                row.collection_fwdbwd_error = f"{type(e).__name__}: {str(e).splitlines()[0]}"
+            fb = {"ours": _forward_backward(call, ours, x)}
+            if row.collection_fwdbwd_error is None:
+                fb["theirs"] = _forward_backward(call, theirs, x_theirs)
+            tb = time_interleaved(fb, warmup=settings.fwdbwd_warmup, repeats=settings.fwdbwd_repeats,
+                                  min_time_s=settings.min_time_s)
+            row.fwdbwd_ms, row.fwdbwd_rounds = tb["ours"].median_ms, tb["ours"].repeats
+            if "theirs" in tb:
+                row.collection_fwdbwd_ms = tb["theirs"].median_ms
+                row.fwdbwd_ratio = list(round_ratio(tb["ours"], tb["theirs"]))
+            ours.eval()
+            theirs.eval()
+        rows[name] = row
+        log(f"collection {name}: ours / theirs forward x{row.fwd_ratio[0]:.2f} "
+            f"[{row.fwd_ratio[1]:.2f}, {row.fwd_ratio[2]:.2f}] ({'same function' if row.comparable else 'other work'})")
+    return rows
 
 
 def _mha_forward(mha: nn.MultiheadAttention, x: Tensor) -> None:

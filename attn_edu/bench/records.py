@@ -330,11 +330,40 @@ class PathPeer(Record):
 
 
 @dataclass
+class CollectionRow(Record):
+    """Ours against the External-Attention-pytorch collection's module at one compatibility call
+    (:func:`attn_edu.bench.peer_collection`). Times are medians over rounds that call both, one
+    after the other; ``fwd_ratio`` and ``fwdbwd_ratio`` are our time over theirs in the same round,
+    median and quartiles over the rounds (``[estimate, q1, q3]``). ``comparable``: whether the two
+    compute the same function there (the registry's ``collection.same_function``), so that the
+    ratio compares implementations, not amounts of work."""
+
+    call: str
+    comparable: bool
+    params: int
+    collection_params: int
+    fwd_ms: float
+    collection_fwd_ms: float
+    fwd_ratio: list[float]
+    rounds: int
+    peak_mib: float
+    collection_peak_mib: float
+    fwdbwd_ms: float | None = optional()
+    collection_fwdbwd_ms: float | None = optional()
+    fwdbwd_ratio: list[float] | None = optional()
+    fwdbwd_rounds: int = 0
+    collection_fwdbwd_error: str | None = optional()
+    """What the collection's forward+backward raised instead (PSA: its in-place write into a view)."""
+
+
+@dataclass
 class Peers(Record):
-    """The run's comparisons with PyTorch's attention and between each module's two paths."""
+    """The run's comparisons with PyTorch's attention, between each module's two paths, and with
+    the collection's modules (absent from a run without the collection installed)."""
 
     mha: MhaPeer
     paths: dict[str, PathPeer]
+    collection: dict[str, CollectionRow] | None = optional()
 
 
 # --- sweeps -------------------------------------------------------------------------------------

@@ -47,15 +47,19 @@ class Settings:
     floor_warmth: bool = True  # time the floor beside SE one call per turn and in warm blocks (FloorWarmth)
     allocator: tuple[str, ...] = ("self_attention", "danet")  # timed in two fresh processes, glibc's default
     # allocator and KEEP_MEMORY_ENV (RunResult.allocator); () skips it
+    collection_peer: bool = True  # each call beside the External-Attention-pytorch collection's module
+    # (Peers.collection), where that is installed
 
 
 FULL = Settings()
 QUICK = Settings(warmup=0, repeats=2, fwdbwd_repeats=1, fwdbwd_warmup=0, min_time_s=0.05, limit_repeats=3,
                  sizes=(7, 14, 28), sweep_repeats=1, sweep_memory=False, channels=(64, 128), peer_repeats=3,
-                 large_tokens=0, linear_sides=(), limits_at_end=False, floor_warmth=False, allocator=())
+                 large_tokens=0, linear_sides=(), limits_at_end=False, floor_warmth=False, allocator=(),
+                 collection_peer=False)
 BOOK = Settings(warmup=1, repeats=3, fwdbwd_repeats=1, fwdbwd_warmup=0, min_time_s=0.25, limit_repeats=5,
                 sweep_repeats=3, channels=(64, 128, 256, 512),
-                peer_repeats=5, large_tokens=0, linear_sides=(), limits_at_end=False, floor_warmth=False, allocator=())
+                peer_repeats=5, large_tokens=0, linear_sides=(), limits_at_end=False, floor_warmth=False, allocator=(),
+                collection_peer=False)
 
 Log = Callable[[str], None]
 

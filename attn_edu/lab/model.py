@@ -227,13 +227,17 @@ def build(mechanism: str, seed: int = 0) -> LabNet:
         return LabNet(mechanism)
 
 
-def receptive_field(model: LabNet) -> tuple[int, int]:
+def receptive_field(model: LabNet, blocks: int | None = None) -> tuple[int, int]:
     """``(size, jump)`` of one position of the map entering the slot, in scene pixels: the side of the
     square of pixels it depends on (its receptive field) and the distance between two neighbouring
-    positions, from the backbone's convolutions (``23, 4`` for :class:`LabNet`). Book: the lab page
-    and the SK chapter."""
+    positions, from the backbone's convolutions (``23, 4`` for :class:`LabNet`). ``blocks``: after
+    the first ``blocks`` backbone blocks only (``1``: ``3, 2``). Book: the lab page and the SK chapter."""
+    n = len(model.backbone)
+    if blocks is not None and (isinstance(blocks, bool) or not isinstance(blocks, int) or not 0 <= blocks <= n):
+        raise ValueError(f"receptive_field: blocks must be a whole number from 0 to {n} (the backbone's blocks), "
+                         f"got {blocks!r}")
     size, jump = 1, 1
-    for block in model.backbone:
+    for block in list(model.backbone)[:blocks]:
         conv = block.get_submodule("0")  # each conv widens the field by (k - 1) * dilation input steps
         if not isinstance(conv, nn.Conv2d):
             raise TypeError(f"receptive_field: expected each backbone block to start with a Conv2d, "

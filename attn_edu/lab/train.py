@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ..measure import threads
 from .model import LabNet, build
 from .scenes import make_scenes
 
@@ -84,13 +85,11 @@ def train(config: TrainConfig, *, progress: bool = True, max_steps: int | None =
     Returns:
         ``(model in eval mode, log)`` with ``log = {"losses": [per-step loss], "train_seconds": ...}``.
     """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(config.threads)
     torch.set_flush_denormal(True)  # peaked softmaxes underflow to denormals, which are ~10x slower on CPU
     try:
-        return _train(config, progress, max_steps)
-    finally:  # the caller's settings back (denormals: torch's default, off; torch has no getter for it)
-        torch.set_num_threads(threads)
+        with threads(config.threads):
+            return _train(config, progress, max_steps)
+    finally:  # torch's default back (off): torch has no getter for it
         torch.set_flush_denormal(False)
 
 

@@ -11,6 +11,12 @@ Deviations from the paper:
   :math:`\sigma(M_c \cdot M_s)`, with everything else unchanged (the final BNs stay).
 - Both branches end with the paper's BatchNorm (Eqs. (3)-(4)). The official code and the
   External-Attention-pytorch collection have no BN on the branch outputs.
+- The channel branch averages the whole map (global average pooling, the paper's AvgPool). The
+  official code pools with ``F.avg_pool2d(x, x.size(2), stride=x.size(2))``, an H x H window: on a
+  non-square map with H < W < 2H it averages only the left H x H block, and it fails for H > W and
+  for W >= 2H.
+- Init: PyTorch's defaults. The official initialisation (``MODELS/model_resnet.py``) zeroes all
+  biases and draws the convolutions from kaiming normal (fan_out).
 - Every BatchNorm is :class:`attn_edu._layers.BatchNorm`: in training, where a channel has a
   single value (batch 1 on the pooled channel vector, or a 1x1 map) it normalises with the
   running statistics instead of raising, so batch 1 trains.

@@ -25,6 +25,9 @@ Deviations from the paper:
   spatial-first, parallel). The paper does not write out how the parallel arrangement combines
   the two maps; we apply both maps, each computed from the input F, multiplicatively:
   :math:`F'' = F \otimes M_c(F) \otimes M_s(F)`. Only ``"channel-spatial"`` is CBAM proper.
+- Init: PyTorch's defaults. The official initialisation (``MODELS/model_resnet.py``) zeroes every
+  bias of the MLP and sets the weight of the spatial gate's BatchNorm to 0, so the spatial gate is
+  a constant 0.5 at init.
 - ``reduction`` that does not divide ``channel`` gives a hidden width ``channel // reduction``.
 - Two paths, tested equal: ``impl="reference"`` takes the spatial map's channel maximum with
   ``amax(dim=1)``; ``impl="fast"`` (default) with :func:`attn_edu._layers.channel_max`

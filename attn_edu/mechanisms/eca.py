@@ -22,8 +22,9 @@ Deviations from the paper:
 - :math:`|t|_{odd}` is "the nearest odd number of t" in the paper. We compute it as the paper's
   own PyTorch listing (Fig. 3) does, ``t = int(|(log2 C + b) / gamma|)``, then ``t`` if odd else
   ``t + 1``: this is the nearest odd number, with ties (t an even integer) broken upwards.
-  Small C may give k = 1 (C = 1 or 2); the official ``eca_resnet`` passes fixed per-stage k
-  values instead of the rule.
+  With gamma = 2, b = 1 this gives k = 1 for C <= 7 (one tap: no interaction across channels),
+  k = 3 for C = 8 to 127, k = 5 for C = 128 to 2047 and k = 7 for C = 2048 to 32767. The official
+  ``eca_resnet`` passes fixed per-stage k values instead of the rule.
 - Two paths, tested equal: ``impl="reference"`` calls ``nn.Conv1d`` on the pooled channels as a
   1-channel sequence (the official code); ``impl="fast"`` (default) computes the same k-tap
   convolution as k shifted, weighted copies of the pooled vector. Both use ``self.conv.weight``,

@@ -12,6 +12,12 @@ Deviations from the paper:
   official code builds both from the same ``x`` (self-attention, one ``kv`` Linear). With
   ``keys is values is queries`` the two agree. (The collection silently ignores ``keys`` and
   ``values`` when ``ratio > 1`` and reduces the queries; here they are always used.)
+- ``apply_transform`` defaults to True; the official ``Attention`` and ``ResT`` classes default to
+  False (the released ``rest_*`` models pass True).
+- On a 1x1 grid (H = W = 1) with the transform, each head's attention map is a single value, which
+  instance norm sets to 0: the output is ``fc_o.bias`` for every input. The official
+  ``nn.InstanceNorm2d`` raises there, in training and in eval mode (it needs more than 1 spatial
+  element).
 - Q, K, V projections always have a bias (official: ``qkv_bias``, True in the released models).
 - Attention dropout defaults to 0.0 (official default; the collection uses 0.1). No output dropout.
 - No attention mask: the paper has none (the collection's mask is applied after the softmax and
@@ -37,9 +43,9 @@ Deviations from the paper:
   which has no second derivative: a double backward through it raises a RuntimeError naming this
   module and the remedy (``impl="reference"``); the transform path and the reference path support it.
 
-Equation markers: the ``# Eq. (name)`` comments use descriptive names (``EMSA-reduce``,
-``EMSA-project``, ``EMSA-logits``, ``EMSA-mix``, ``EMSA-softmax``, ``EMSA-IN``, ``EMSA-weighted``,
-``EMSA-concat``, the chapter's equation tags), not the paper's equation numbers, which could not be verified here.
+Equation markers: the ``# Eq. (name)`` comments name the steps (``EMSA-reduce``, ``EMSA-project``,
+``EMSA-logits``, ``EMSA-mix``, ``EMSA-softmax``, ``EMSA-IN``, ``EMSA-weighted``, ``EMSA-concat``),
+the chapter's equation tags.
 
 See the book: chapter "EMSA (ResT)" (book/emsa).
 """

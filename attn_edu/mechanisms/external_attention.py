@@ -18,12 +18,13 @@ Deviations from the paper:
   a permuted VIEW of ``linear_0.weight``, so the init loop's second ``normal_`` (std sqrt(2/n) with
   n = out_channels of ``linear_1`` = d_model) overwrites the first (std sqrt(2/S)): both memories
   start from ONE draw W ~ N(0, 2/d_model), with M_k = W and M_v = W^T. Here M_v is a copy of M_k^T
-  and the two are independent parameters from then on (in the official code they share storage
-  until the model is moved with ``.cuda()``/``.to()``, which gives each its own copy). The collection
-  uses independent N(0, 0.001^2) weights.
-- The ``# Eq. (...)`` marks in the code are descriptive names (``EA-logits``, ``EA-softmax-tokens``,
-  ``EA-l1-units``, ``EA-out``, ``EA-single-softmax``, the chapter's equation tags), not the paper's
-  equation numbers: those could not be verified from the paper's text here.
+  and the two are independent parameters from then on. In the official code they share storage:
+  a ``.to()`` that changes neither dtype nor device (``.to()``, ``.cpu()`` on a CPU model,
+  ``.to(torch.float32)`` on a float32 model) keeps it shared; a dtype change
+  (``.to(torch.float64)``, measured) or a device change (``.cuda()``: PyTorch copies each parameter
+  alike) gives each its own copy. The collection uses independent N(0, 0.001^2) weights.
+- The ``# Eq. (name)`` comments name the steps (``EA-logits``, ``EA-softmax-tokens``, ``EA-l1-units``,
+  ``EA-out``, ``EA-single-softmax``), the chapter's equation tags.
 - ``normalization="softmax"`` (a single softmax over the memory units, as self-attention normalises
   over the keys) is an addition for the book's comparison; the paper's method is ``"double"``.
 """

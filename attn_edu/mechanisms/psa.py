@@ -23,6 +23,8 @@ Deviations from the paper:
   :math:`\\mathrm{Cat}([Y_0, \\dots, Y_{S-1}])`). The official loop concatenates them in reverse
   order (the 9x9 branch first): a fixed channel permutation, which the BN and 1x1 convolution
   that follow PSA in the EPSA block absorb.
+- Init: PyTorch's defaults. EPSANet draws every convolution from N(0, 2/(k^2 out)), with k the
+  kernel size and out the number of output channels.
 - Stride 1 only: the output keeps the input's size. (The official module also takes a stride, for
   the downsampling blocks of EPSANet.)
 - The collection's ``PSA`` keeps its convolutions in plain Python lists (unregistered: no
@@ -60,8 +62,7 @@ class PSA(AttentionModule):
     Reweight and concatenate: :math:`Y_i = F_i \odot att_i`,
     :math:`\mathrm{Out} = \mathrm{Cat}([Y_0, Y_1, \dots, Y_{S-1}])`
 
-    (The paper numbers these equations; we could not check the numbers against its text, so they
-    are given by name, and the ``# Eq. (name)`` comments in :meth:`forward` use these names.)
+    (The ``# Eq. (name)`` comments in :meth:`forward` use these names, the chapter's equation tags.)
 
     Args:
         channel: number of channels C of the input (and output); S must divide it.

@@ -23,6 +23,13 @@ Deviations from the paper:
 - BatchNorm layers are :class:`attn_edu._layers.BatchNorm`, so batch 1 in training works: where a
   channel has a single value (the fuse vector z at batch 1, or a 1x1 map at batch 1) it normalises
   with the running statistics, as in eval mode.
+- BatchNorm momentum is PyTorch's default 0.1 (the running statistics move 10% of the way to the
+  batch's at each step). The prototxt uses 0.95 (Caffe's ``moving_average_fraction``: the running
+  statistics keep 95% and move 5% per step).
+- No ``stride`` argument: the output keeps the input's size. The official units that start a stage
+  use stride 2.
+- Init: PyTorch's defaults. The SKNet prototxt uses ``msra`` fillers for the branch convolutions
+  and gaussian fillers with std 0.01 for fc1/fc2.
 - Two paths, tested equal: ``impl="reference"`` writes Eqs. (1)-(6) out as above (stacks the
   branches, sums them, weights them); ``impl="fast"`` (default) gives the same result with less
   memory traffic: in eval mode each branch's BN is folded into its convolution's weights and
