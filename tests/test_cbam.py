@@ -138,3 +138,16 @@ def test_fast_path_equals_the_amax_reference(order):
     x = torch.randn(2, 24, 5, 3, dtype=torch.float64, requires_grad=True)
     torch.testing.assert_close(fast(x), ref(x), rtol=0, atol=0)
     torch.testing.assert_close(torch.autograd.grad(fast(x).sum(), x)[0], torch.autograd.grad(ref(x).sum(), x)[0])
+
+
+def test_channel_max_halves_only_where_no_gradient_is_recorded():
+    x = torch.randn(2, 64, 5, 5, requires_grad=True)
+    y = channel_max(x)
+    assert type(y.grad_fn).__name__ == "AmaxBackward0"  # one backward node, not one per halving
+    with torch.no_grad():
+        assert torch.equal(channel_max(x), y.detach())
+    assert channel_max(x.detach()).grad_fn is None
+    y.sum().backward()
+    x2 = x.detach().clone().requires_grad_()
+    x2.amax(dim=1).sum().backward()
+    assert torch.equal(x.grad, x2.grad)

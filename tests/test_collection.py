@@ -64,3 +64,72 @@ def test_attn_edu_never_imports_the_collection():
     code = ("import sys, attn_edu, attn_edu.bench, attn_edu.lab, attn_edu.viz, attn_edu.book, attn_edu.collection; "
             "bad = sorted(m for m in sys.modules if m.startswith('fightingcv')); assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# The defects the chapter "Bugs in the wild" (book/wild.ipynb) shows live, re-stated on the installed package
+# (fightingcv-attention==1.0.0); the chapter's properties run on both packages there.
+
+
+def _x(*shape, dtype=torch.float32):
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(0), dtype=dtype)
+
+
+def test_the_collections_psa_registers_nothing_writes_into_its_input_and_cannot_run_backward():
+    psa = collection.construct("psa")
+    assert not list(psa.parameters()) and psa.state_dict() == {}
+    x = _x(2, 512, 7, 7)
+    before = x.clone()
+    with torch.no_grad():
+        psa(x)
+    assert not torch.equal(x, before)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        collection.construct("psa")(_x(2, 512, 7, 7)).sum().backward()
+    ours, _ = MECHANISMS["psa"].example()
+    x = _x(2, 512, 7, 7)
+    before = x.clone()
+    ours(x).sum().backward()
+    assert torch.equal(x, before) and list(ours.parameters())
+
+
+def test_the_collections_bam_runs_at_7x7_only_and_its_spatial_map_is_one_number():
+    theirs = collection.construct("bam").eval()
+    ours = MECHANISMS["bam"].example()[0].eval()
+    ran = []
+    for s in range(5, 17):
+        with torch.no_grad():
+            ours(_x(1, 512, s, s))
+            try:
+                theirs(_x(1, 512, s, s))
+                ran.append(s)
+            except RuntimeError:
+                pass
+    assert ran == [7]
+    with torch.no_grad():
+        assert theirs.sa.sa(_x(2, 512, 7, 7)).shape == (2, 1, 1, 1)
+
+
+def test_the_collections_danet_ignores_its_arguments():
+    call = "DAModule(d_model=256, kernel_size=3, H=14, W=14)"
+    with torch.no_grad():
+        with pytest.raises(RuntimeError, match="to have 512 channels"):
+            collection.construct("danet", call).eval()(_x(2, 256, 14, 14))
+        assert MECHANISMS["danet"].construct(call).eval()(_x(2, 256, 14, 14)).shape == (2, 256, 14, 14)
+
+
+def test_the_collections_emsa_ignores_keys_and_values():
+    theirs = collection.construct("emsa").eval()
+    ours = MECHANISMS["emsa"].example()[0].eval()
+    q, k1, v1, k2, v2 = (torch.randn(2, 64, 512, generator=torch.Generator().manual_seed(s)) for s in range(5))
+    with torch.no_grad():
+        assert torch.equal(theirs(q, k1, v1), theirs(q, k2, v2))
+        assert not torch.allclose(ours(q, k1, v1), ours(q, k2, v2))
+
+
+@pytest.mark.parametrize("name", ["se", "cbam", "bam"])
+def test_init_weights_is_defined_but_never_called(name):
+    theirs = collection.construct(name)
+    again = collection.construct(name)
+    again.init_weights()
+    built, inited = theirs.state_dict(), again.state_dict()
+    assert any(not torch.equal(built[k], inited[k]) for k in built)
+    assert not hasattr(MECHANISMS[name].cls, "init_weights")

@@ -31,7 +31,8 @@ Deviations from the paper:
 - ``reduction`` that does not divide ``channel`` gives a hidden width ``channel // reduction``.
 - Two paths, tested equal: ``impl="reference"`` takes the spatial map's channel maximum with
   ``amax(dim=1)``; ``impl="fast"`` (default) with :func:`attn_edu._layers.channel_max`
-  (pairwise maxima of contiguous channel halves: the same values, about 3x faster on a CPU).
+  (pairwise maxima of contiguous channel halves: the same values, about 3x faster on a CPU), where
+  no gradient is recorded; in training it falls back to ``amax``, whose backward is cheaper.
 """
 
 from __future__ import annotations
