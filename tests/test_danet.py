@@ -147,7 +147,7 @@ def test_reference_equals_fast_outputs_and_grads():
 
 
 def test_capture_runs_reference_and_emits_weights():
-    m = small_module()  # impl="fast"
+    m = small_module(impl="fast")
     x = randn(3, 4, 2, 5)
     with capture(m) as maps:
         out = m(x)
@@ -175,3 +175,8 @@ def test_bad_arguments_name_the_class():
         DAModule(d_model=16, H=7.0)
     with pytest.raises(ValueError, match="DAModule"):
         DAModule(d_model=16)(randn(2, 8, 5, 5, dtype=torch.float32))
+
+
+def test_the_fused_call_is_opt_in():
+    assert DAModule(d_model=8).impl == "reference"  # it won no time on a CPU (see the module header)
+    assert DAModule(d_model=8, impl="fast").impl == "fast"

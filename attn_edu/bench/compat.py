@@ -140,7 +140,7 @@ def bench_compat(name: str, settings: Settings = FULL, log: Log = quiet) -> Comp
 
     # peak memory first: these calls also warm both paths up (allocator, kernels' first-call setup)
     peak = peak_mib(call, module, x, impl)
-    readable = impl is not None and settings.readable_path
+    readable = impl == "fast" and settings.readable_path  # a default readable path: peer_paths times the fast one
     peak_ref = peak_mib(call, module, x, "reference") if readable else None
     fns = {"default": forward(call, module, x, impl)}
     if readable:
@@ -341,7 +341,9 @@ def peer_paths(mechanisms: dict[str, CompatRecord], settings: Settings = FULL, l
                fused_calls: bool = True) -> dict[str, PathPeer]:
     """The readable against the fast path of every module that has both, at its compatibility call.
 
-    Read from the records of :func:`bench_compat` (timed interleaved there). Where the
+    Read from the records of :func:`bench_compat` (timed interleaved there), where the default is
+    the fast path; where it is the readable one (the fast path is opt-in: DANet), both are timed
+    here, interleaved, at the compatibility call. Where the
     compatibility call's fast path is not the fused kernel (EMSA's ``apply_transform=True``: its
     fast path is plain PyTorch in a cheaper order; the registry's ``path_note`` says so), the
     registry's ``fused_call`` on the same input (EMSA with ``apply_transform=False``) is timed too,
@@ -353,22 +355,27 @@ def peer_paths(mechanisms: dict[str, CompatRecord], settings: Settings = FULL, l
             out[name] = PathPeer(call=rec.call, input=rec.input, fast_ms=rec.fwd_ms, reference_ms=rec.reference.fwd_ms,
                                  speedup=rec.reference.fwd_ms / rec.fwd_ms, fast_peak_mib=rec.peak_mib,
                                  reference_peak_mib=rec.reference.peak_mib, note=get(name).path_note)
-    for name in mechanisms:
+    for name, rec in mechanisms.items():
         mech = get(name)
-        if not fused_calls or mech.fused_call is None or mech.fused_label is None:
-            continue
-        torch.manual_seed(0)
-        module = mech.construct(mech.fused_call).eval()
-        _, x = mech.example()
-        c = mech.call_example
-        peaks = peak_mib(c, module, x, "fast"), peak_mib(c, module, x, "reference")  # also warm-ups
-        t = time_interleaved({"fast": forward(c, module, x, "fast"), "reference": forward(c, module, x, "reference")},
-                             warmup=settings.warmup, repeats=settings.repeats, min_time_s=settings.min_time_s,
-                             block_s=settings.block_s)
-        fast_ms, ref_ms = t["fast"].median_ms, t["reference"].median_ms
-        out[mech.fused_label] = PathPeer(call=mech.fused_call, input=list(x.shape), fast_ms=fast_ms,
-                                         reference_ms=ref_ms, speedup=ref_ms / fast_ms, fast_peak_mib=peaks[0],
-                                         reference_peak_mib=peaks[1])
+        calls: list[tuple[str, str, str | None]] = []  # (label, constructor call, note)
+        if rec.impl == "reference":  # the module's fast path is opt-in: time it beside the default
+            calls.append((name, mech.compat_call, "the readable path is the default; impl='fast' is opt-in"))
+        if fused_calls and mech.fused_call is not None and mech.fused_label is not None:
+            calls.append((mech.fused_label, mech.fused_call, None))
+        for label, call, note in calls:
+            torch.manual_seed(0)
+            module = mech.construct(call).eval()
+            _, x = mech.example()
+            c = mech.call_example
+            peaks = peak_mib(c, module, x, "fast"), peak_mib(c, module, x, "reference")  # also warm-ups
+            t = time_interleaved({"fast": forward(c, module, x, "fast"),
+                                  "reference": forward(c, module, x, "reference")},
+                                 warmup=settings.warmup, repeats=settings.repeats, min_time_s=settings.min_time_s,
+                                 block_s=settings.block_s)
+            fast_ms, ref_ms = t["fast"].median_ms, t["reference"].median_ms
+            out[label] = PathPeer(call=call, input=list(x.shape), fast_ms=fast_ms, reference_ms=ref_ms,
+                                  speedup=ref_ms / fast_ms, fast_peak_mib=peaks[0], reference_peak_mib=peaks[1],
+                                  note=note)
     for k, v in out.items():
         log(f"paths {k}: readable {v.reference_ms:.2f} ms, fast {v.fast_ms:.2f} ms (x{v.speedup:.2f})")
     return out

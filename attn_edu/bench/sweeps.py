@@ -19,12 +19,13 @@ Candidate = tuple[str, str, str | None]
 
 
 def default_candidates() -> list[Candidate]:
-    """(label, mechanism, impl): all ten at their default path, and the readable path of those with a
-    fast one (where the registry's ``sweep_readable`` asks for it)."""
+    """(label, mechanism, impl): all ten, each on its fast path where it has one (the default path,
+    except DANet's, whose fused call is opt-in), and the readable path of those with a fast one
+    (where the registry's ``sweep_readable`` asks for it), labelled ``"<name> (reference)"``."""
     out: list[Candidate] = []
     for name, mech in MECHANISMS.items():
         impl = impl_of(mech.build(64))
-        out.append((name, name, None))
+        out.append((name, name, None if impl is None else "fast"))
         if impl is not None and mech.sweep_readable:
             out.append((f"{name} (reference)", name, "reference"))
     return out
