@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import re
 from dataclasses import dataclass
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
-from .registry import Mechanism, get
+from .measure import count_params
+from .registry import get
 
 PACKAGE = "fightingcv_attention"
 REQUIREMENT = "fightingcv-attention==1.0.0"
@@ -33,23 +35,47 @@ def available() -> bool:
     return importlib.util.find_spec(PACKAGE) is not None
 
 
-def _peer_module(m: Mechanism):
+def peer_class(name: str, call: str | None = None) -> type:
+    """The collection's class that ``call`` (default: mechanism ``name``'s ``compat_call``) builds."""
+    m = get(name)
+    call = m.compat_call if call is None else call
+    cls = call.split("(", 1)[0]
     if not available():
         raise ModuleNotFoundError(f"attn_edu.collection: the collection is not installed: pip install {REQUIREMENT!r}")
-    return importlib.import_module(m.collection.module)
+    module = importlib.import_module(m.collection.module)
+    if not hasattr(module, cls):
+        raise ValueError(f"attn_edu.collection: {m.collection.module} has no {cls} (the call was {call!r})")
+    return getattr(module, cls)
 
 
 def construct(name: str, call: str | None = None, seed: int = 0) -> nn.Module:
     """The collection's module of mechanism ``name`` at ``call`` (default: its ``compat_call``),
     built after ``torch.manual_seed(seed)``."""
-    m = get(name)
-    call = m.compat_call if call is None else call
-    cls = call.split("(", 1)[0]
-    module = _peer_module(m)
-    if not hasattr(module, cls):
-        raise ValueError(f"attn_edu.collection: {m.collection.module} has no {cls} (the call was {call!r})")
+    call = get(name).compat_call if call is None else call
+    cls = peer_class(name, call)
     torch.manual_seed(seed)
-    return eval(call, {cls: getattr(module, cls)})  # a literal call of the registry
+    return eval(call, {cls.__name__: cls})  # a literal call of the registry
+
+
+def pair(name: str, seed: int = 0) -> tuple[nn.Module, nn.Module, Tensor]:
+    """``(ours, theirs, x)`` at the compatibility call: our module and the collection's, each built
+    after ``torch.manual_seed(seed)``, their weights aligned (:func:`align`) where the two compute
+    the same function, and a seeded input of the documented shape."""
+    m = get(name)
+    ours, x = m.example(seed)
+    theirs = construct(name, seed=seed)
+    if m.collection.same_function:
+        align(name, ours, theirs)
+    return ours, theirs, x
+
+
+def error_line(err: BaseException) -> str:
+    """An exception as its type and the first line of its message, without PyTorch's hints, memory
+    addresses or file paths: stable enough to store, print and compare."""
+    line = (str(err).strip().splitlines() or [""])[0].split(" Hint:")[0].strip()
+    line = re.sub(r"0x[0-9a-fA-F]+", "0x...", line)
+    line = re.sub(r"(?:/[\w.-]+){2,}", "...", line)  # a file path
+    return f"{type(err).__name__}: {line}"
 
 
 def align(name: str, ours: nn.Module, theirs: nn.Module) -> None:
@@ -107,21 +133,14 @@ class Comparison:
     error: str | None = None
 
 
-def _params(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
-
-
 def compare(name: str, seed: int = 0, dtype: torch.dtype = torch.float64) -> Comparison:
     """Build both modules at the compatibility call, align their weights where the functions agree
     (otherwise each keeps its own seeded init), and run both on the same seeded input, in ``eval()``
     mode and ``dtype``. The collection's extra residual (``adds_input``) is added to our output."""
     m = get(name)
-    ours, x = m.example(seed)
-    theirs = construct(name, seed=seed)
-    if m.collection.same_function:
-        align(name, ours, theirs)
+    ours, theirs, x = pair(name, seed)
     ours, theirs, x = ours.to(dtype).eval(), theirs.to(dtype).eval(), x.to(dtype)
-    counts = (_params(ours), _params(theirs))
+    counts = (count_params(ours), count_params(theirs))
     with torch.no_grad():
         a = m.call_example(ours, x.clone())  # clones: the collection's PSA writes into its input
         if m.collection.adds_input:
@@ -131,6 +150,6 @@ def compare(name: str, seed: int = 0, dtype: torch.dtype = torch.float64) -> Com
         except RuntimeError as e:  # e.g. PSA: .to() cannot reach its unregistered convolutions
             nan = float("nan")
             return Comparison(name, m.compat_call, str(dtype), False, nan, nan, *counts,
-                              error=f"{type(e).__name__}: {str(e).splitlines()[0]}")
+                              error=error_line(e))
     return Comparison(name, m.compat_call, str(dtype), m.collection.same_function, float((a - b).abs().max()),
                       float((a - b).norm() / a.norm()), *counts)

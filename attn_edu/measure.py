@@ -198,6 +198,11 @@ def peak_memory_bytes(fn: Callable[[], object]) -> int:
     return int(peak)
 
 
+def count_params(module: torch.nn.Module) -> int:
+    """The number of values in ``module``'s registered parameters (what an optimizer updates)."""
+    return sum(p.numel() for p in module.parameters())
+
+
 def count_flops(fn: Callable[[], object]) -> int:
     """FLOPs that ``torch.utils.flop_counter.FlopCounterMode`` counts for ``fn()`` (matmuls, convs).
 

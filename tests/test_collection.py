@@ -133,3 +133,10 @@ def test_init_weights_is_defined_but_never_called(name):
     built, inited = theirs.state_dict(), again.state_dict()
     assert any(not torch.equal(built[k], inited[k]) for k in built)
     assert not hasattr(MECHANISMS[name].cls, "init_weights")
+
+
+def test_error_line_keeps_the_type_and_first_line_without_hints_addresses_or_paths():
+    err = RuntimeError("bad thing at 0x7f3a9c at /usr/lib/python3/x.py. Hint: enable anomaly detection\nmore")
+    line = collection.error_line(err)
+    assert line == "RuntimeError: bad thing at 0x... at ..."  # the path takes its trailing full stop with it
+    assert collection.error_line(ValueError()) == "ValueError: "

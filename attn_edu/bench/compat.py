@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..measure import count_flops, peak_memory_bytes, round_ratio, time_interleaved
+from ..measure import count_flops, count_params, peak_memory_bytes, round_ratio, time_interleaved
 from ..mechanisms import ScaledDotProductAttention
 from ..registry import MECHANISMS, get
 from .limits import allocator_env, cpu_pressure, limit_kernels
@@ -133,7 +133,7 @@ def bench_compat(name: str, settings: Settings = FULL, log: Log = quiet) -> Comp
     module.eval()
     call = mech.call_example
     impl = impl_of(module)
-    params = sum(p.numel() for p in module.parameters())
+    params = count_params(module)
     with _impl(module, "reference"), torch.no_grad():
         flops = count_flops(lambda: call(module, x))
     flops_formula = module.flops_formula(tuple(x.shape))
@@ -288,10 +288,7 @@ def peer_collection(names: list[str], settings: Settings = FULL, log: Log = quie
     rows = {}
     for name in names:
         mech = get(name)
-        ours, x = mech.example()
-        theirs = collection.construct(name)
-        if mech.collection.same_function:
-            collection.align(name, ours, theirs)
+        ours, theirs, x = collection.pair(name)
         ours.eval()
         theirs.eval()
         call = mech.call_example
@@ -303,8 +300,7 @@ def peer_collection(names: list[str], settings: Settings = FULL, log: Log = quie
                              block_s=settings.block_s)
         row = CollectionRow(
             call=mech.compat_call, comparable=mech.collection.same_function,
-            params=sum(p.numel() for p in ours.parameters()),
-            collection_params=sum(p.numel() for p in theirs.parameters()),
+            params=count_params(ours), collection_params=count_params(theirs),
             fwd_ms=t["ours"].median_ms, collection_fwd_ms=t["theirs"].median_ms,
             fwd_ratio=list(round_ratio(t["ours"], t["theirs"])), rounds=t["ours"].repeats,
             peak_mib=peak, collection_peak_mib=peak_theirs)
@@ -314,7 +310,7 @@ def peer_collection(names: list[str], settings: Settings = FULL, log: Log = quie
             try:
                 _forward_backward(call, theirs, x_theirs.clone())()  # one step first: it may raise
             except RuntimeError as e:  # PSA: its in-place write breaks the graph
-                row.collection_fwdbwd_error = f"{type(e).__name__}: {str(e).splitlines()[0]}"
+                row.collection_fwdbwd_error = collection.error_line(e)
             fb = {"ours": _forward_backward(call, ours, x)}
             if row.collection_fwdbwd_error is None:
                 fb["theirs"] = _forward_backward(call, theirs, x_theirs)
