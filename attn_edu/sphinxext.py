@@ -343,9 +343,9 @@ def _finish_html(app, exception):
         (static / CSS_FILE).write_text(CSS, encoding="utf-8")
         mark = github_mark(static / GITHUB_SVG)
         rewrites = [*PAGE_REWRITES, (GITHUB_ICON, lambda _match: mark)]  # a function: the SVG as it is
-        if not (app.config.html_theme_options or {}).get("search_as_you_type", False):
-            rewrites.append((SEARCH_TOOLS, ""))
-        _rewrite_pages(Path(app.outdir), rewrites)
+        search_tools = [] if (app.config.html_theme_options or {}).get("search_as_you_type", False) \
+            else [(SEARCH_TOOLS, "")]
+        _rewrite_pages(Path(app.outdir), rewrites, search_tools)
 
 
 def github_mark(svg_file: Path) -> str:
@@ -369,19 +369,19 @@ removed, and the controls of :data:`NAME_MISMATCHES` left with their visible tex
 (:data:`SEARCH_TOOLS`) to them."""
 
 
-def _rewrite_pages(outdir: Path, rewrites=PAGE_REWRITES) -> dict[str, int]:
+def _rewrite_pages(outdir: Path, rewrites=PAGE_REWRITES, not_on_search_page=()) -> dict[str, int]:
     """Apply ``rewrites`` (``(pattern, replacement)`` pairs, a replacement a string or a function
-    of the match as for :func:`re.sub`; :data:`PAGE_REWRITES` by default) to
-    every page but ``search.html``, each page read and written once; returns how often each
-    pattern matched. A pattern that no page matches any more is a warning: the theme changed, look
-    at what it writes (and at axe's report) again."""
-    counts = dict.fromkeys((pattern.pattern for pattern, _ in rewrites), 0)
+    of the match as for :func:`re.sub`; :data:`PAGE_REWRITES` by default) to every page, and
+    ``not_on_search_page`` to every page but ``search.html`` (whose search tools are its own), each
+    page read and written once; returns how often each pattern matched. A pattern that no page
+    matches any more is a warning: the theme changed, look at what it writes (and at axe's report)
+    again."""
+    counts = dict.fromkeys((pattern.pattern for pattern, _ in [*rewrites, *not_on_search_page]), 0)
     for page in outdir.rglob("*.html"):
-        if page.relative_to(outdir).as_posix() == "search.html":  # its search tools are its own
-            continue
+        search_page = page.relative_to(outdir).as_posix() == "search.html"
         html = page.read_text(encoding="utf-8")
         new = html
-        for pattern, replacement in rewrites:
+        for pattern, replacement in [*rewrites, *([] if search_page else not_on_search_page)]:
             new, n = pattern.subn(replacement, new)
             counts[pattern.pattern] += n
         if new != html:

@@ -68,12 +68,13 @@ def test_the_search_tools_leave_every_page_but_the_search_page_and_githubs_mark_
     page.parent.mkdir()
     page.write_text(SEARCH_HEAD)
     search.write_text(SEARCH_HEAD.replace("../", ""))
-    counts = sphinxext._rewrite_pages(tmp_path, [(sphinxext.SEARCH_TOOLS, ""),
-                                                 (sphinxext.GITHUB_ICON, lambda _m: mark)])
-    assert list(counts.values()) == [3, 1]
+    counts = sphinxext._rewrite_pages(tmp_path, [(sphinxext.GITHUB_ICON, lambda _m: mark)],
+                                      [(sphinxext.SEARCH_TOOLS, "")])
+    assert list(counts.values()) == [2, 3]  # the mark on both pages, the search tools on one
     html = page.read_text()
     assert "search" not in html and "language_data" not in html and mark in html and "fa-github" not in html
-    assert search.read_text() == SEARCH_HEAD.replace("../", "")  # the search page keeps its own tools
+    on_search = search.read_text()  # the search page keeps its own tools, and gets the mark like every page
+    assert on_search == SEARCH_HEAD.replace("../", "").replace('<i class="fab fa-github"></i>', mark)
     with pytest.raises(FileNotFoundError, match="run `make vendor`"):
         sphinxext.github_mark(tmp_path / "none.svg")
 
