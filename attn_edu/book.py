@@ -175,12 +175,14 @@ def growth(exponent: float) -> str:
 def exercise(number: int, check: Callable[..., object], /, **answers: object) -> None:
     """Check the reader's answer to exercise ``number`` and print one line that says how it went.
 
-    ``answers`` are the names the exercise asks for, with the values the reader's cell gave them. The
-    answer cell starts them as ``...``: while one still is, this prints "Exercise n: not answered
-    yet". Else it calls ``check(**answers)``, which asserts what a right answer
-    satisfies: if it raises, "Exercise n: not yet" with the reason; if it returns, "Exercise n:
-    correct", followed by what it returns when that is a string. Returns None, so that a call at the
-    end of a cell prints its line and nothing else.
+    ``answers`` are the names the exercise asks for, with the values the reader's cell gave them;
+    without them, the names are ``check``'s parameters, looked up where ``check`` was defined (the
+    notebook), so that a check cell run before its answer cell says what to define instead of
+    ending in a NameError. The answer cell starts them as ``...``: while one still is, or is not
+    defined yet, this prints "Exercise n: not answered yet". Else it calls ``check(**answers)``,
+    which asserts what a right answer satisfies: if it raises, "Exercise n: not yet" with the
+    reason; if it returns, "Exercise n: correct", followed by what it returns when that is a string.
+    Returns None, so that a call at the end of a cell prints its line and nothing else.
 
     A chapter calls it twice: in the check cell, under the reader's answer cell (on the stored page:
     "not answered yet"), and at the end of the hidden solution (there: "correct"). Strict nbval
@@ -192,11 +194,22 @@ def exercise(number: int, check: Callable[..., object], /, **answers: object) ->
     if not callable(check):
         raise TypeError(f"exercise {number}: expected a check function, got {type(check).__name__}")
     if not answers:
-        raise ValueError(f"exercise {number}: name the answers to check, e.g. exercise({number}, check, r=r)")
+        names = list(inspect.signature(check).parameters)
+        if not names:
+            raise ValueError(f"exercise {number}: the check takes no answers; give it a parameter per answer "
+                             f"the exercise asks for, e.g. def check(r): ..., then exercise({number}, check)")
+        where = getattr(check, "__globals__", {})
+        undefined = [n for n in names if n not in where]
+        if undefined:
+            listed = ", ".join(f"`{n}`" for n in undefined)
+            print(f"Exercise {number}: not answered yet. Define {listed} in the answer cell above (replace its ...), "
+                  "run it, then run this cell again.")
+            return
+        answers = {n: where[n] for n in names}
     empty = [name for name, value in answers.items() if value is Ellipsis]
     if empty:
-        names = ", ".join(f"`{n}`" for n in empty)
-        print(f"Exercise {number}: not answered yet. Replace the ... of {names} in the cell above, run it, "
+        listed = ", ".join(f"`{n}`" for n in empty)
+        print(f"Exercise {number}: not answered yet. Replace the ... of {listed} in the cell above, run it, "
               "then run this cell again.")
         return
     try:

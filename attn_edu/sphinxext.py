@@ -8,8 +8,10 @@ Loaded by ``_config.yml`` (``sphinx.extra_extensions``) and, for the plotly rend
   :class:`PlotlyMimeRenderer` turns it into a ``<div>`` + ``Plotly.newPlot`` call, and a plotly.js
   bundle of the book's trace types (:data:`PLOTLY_JS`, built from npm's plotly.js by
   ``scripts/vendor_js.sh`` at the version of the installed plotly.py) is added only to pages that
-  have a figure. No CDN; 1.33 MB where the full bundle is 4.8 MB. A figure with a trace type that
-  the bundle lacks (:data:`PLOTLY_TRACES`) is a build warning, an error under ``-W``.
+  have a figure (with the singlehtml builder, which ``scripts/course_pdf.py`` prints, to its one
+  page when any chapter has one). No CDN; 1.33 MB where the full bundle is 4.8 MB. A figure with
+  a trace type that the bundle lacks (:data:`PLOTLY_TRACES`) is a build warning, an error under
+  ``-W``.
 * Font Awesome: the theme loads the icons twice, as CSS web fonts and as a 1.5 MB script that
   swaps each icon for an SVG ("so that users can add custom icons"; the book adds none). The
   script's tag is removed from every page (:data:`PAGE_REWRITES`); the web fonts draw the
@@ -274,10 +276,34 @@ def figure_data_text(fig: dict) -> str:
             + "\n".join(items) + "\n</ul>\n</details>\n")
 
 
+def figure_html(fig: dict, key: str) -> str:
+    """One interactive figure as HTML: a ``<figure>`` with the plotly div and its caption
+    (:func:`figure_caption`), the data as text (:func:`figure_data_text`) and the script that draws
+    it with the page's plotly.js (:data:`PLOTLY_JS`, loaded before). ``key`` (the output's place in
+    its notebook, ``"cell:output"``) and the figure make the div's id, unique in a page. Used by
+    :class:`PlotlyMimeRenderer` and by ``scripts/course_slides.py``."""
+    payload = json.dumps(fig, separators=(",", ":"), sort_keys=True)
+    div_id = "plotly-" + hashlib.sha1(f"{key}:{payload}".encode()).hexdigest()[:12]
+    height = fig.get("layout", {}).get("height", 450)
+    config = {"responsive": True, "displaylogo": False}
+    payload = payload.replace("</", "<\\/")  # a "</script>" inside a string must not end the script
+    caption = html_lib.escape(figure_caption(fig))
+    return (
+        f'<figure class="attn-edu-plotly" aria-labelledby="{div_id}-caption">\n'
+        f'<div id="{div_id}" class="plotly-graph-div" style="height:{height}px; width:100%;"></div>\n'
+        f'<figcaption id="{div_id}-caption">{caption}</figcaption>\n</figure>\n'
+        f"{figure_data_text(fig)}"
+        f'<script type="text/javascript">(function () {{ var fig = {payload};'
+        f' Plotly.newPlot("{div_id}", fig.data, fig.layout || {{}}, {json.dumps(config)})'
+        f'.then(function (gd) {{ if (fig.frames) {{ Plotly.addFrames(gd, fig.frames); }} }}); }})();</script>'
+    )
+
+
 class PlotlyMimeRenderer:
     """myst-nb mime renderer plugin: plotly figure JSON -> a div drawn by the local plotly.js."""
 
-    mime_priority_overrides = [("html", PLOTLY_MIME, 5)]  # before text/html (10) and text/plain
+    # before text/html (30) and text/plain; singlehtml: the whole book as one page (scripts/course_pdf.py)
+    mime_priority_overrides = [("html", PLOTLY_MIME, 5), ("singlehtml", PLOTLY_MIME, 5)]
 
     @staticmethod
     def handle_mime(renderer, data, inline: bool):
@@ -295,29 +321,25 @@ class PlotlyMimeRenderer:
                 f"plotly figure with trace type {', '.join(missing)}, which the site's plotly.js bundle "
                 f"({PLOTLY_JS}) does not draw; use a trace of {sorted(PLOTLY_TRACES)} or vendor a larger bundle",
                 location=(env.docname, None))
-        payload = json.dumps(fig, separators=(",", ":"), sort_keys=True)
-        div_id = "plotly-" + hashlib.sha1(f"{data.cell_index}:{data.output_index}:{payload}".encode()).hexdigest()[:12]
-        height = fig.get("layout", {}).get("height", 450)
-        config = {"responsive": True, "displaylogo": False}
-        payload = payload.replace("</", "<\\/")  # a "</script>" inside a string must not end the script
-        caption = html_lib.escape(figure_caption(fig))
-        html = (
-            f'<figure class="attn-edu-plotly" aria-labelledby="{div_id}-caption">\n'
-            f'<div id="{div_id}" class="plotly-graph-div" style="height:{height}px; width:100%;"></div>\n'
-            f'<figcaption id="{div_id}-caption">{caption}</figcaption>\n</figure>\n'
-            f"{figure_data_text(fig)}"
-            f'<script type="text/javascript">(function () {{ var fig = {payload};'
-            f' Plotly.newPlot("{div_id}", fig.data, fig.layout || {{}}, {json.dumps(config)})'
-            f'.then(function (gd) {{ if (fig.frames) {{ Plotly.addFrames(gd, fig.frames); }} }}); }})();</script>'
-        )
+        html = figure_html(fig, f"{data.cell_index}:{data.output_index}")
         env.metadata.setdefault(env.docname, {})["has_plotly"] = True
         if has_click_marker(fig):
             env.metadata[env.docname]["has_plotly_click"] = True
         return [nodes.raw(text=html, format="html", classes=["output", "plotly"])]
 
 
+def _page_flags(app, pagename: str) -> dict:
+    """What the page being written needs (``has_plotly``, ``has_plotly_click``): its document's
+    flags, or, on the singlehtml builder's one page (the root document, with every document in it),
+    the flags of any document."""
+    if app.builder.name == "singlehtml" and pagename == app.config.root_doc:
+        metas = [app.env.metadata.get(doc, {}) for doc in sorted(app.env.found_docs)]
+        return {flag: True for flag in ("has_plotly", "has_plotly_click") if any(m.get(flag) for m in metas)}
+    return app.env.metadata.get(pagename, {})
+
+
 def _add_page_scripts(app, pagename, templatename, context, doctree):
-    meta = app.env.metadata.get(pagename, {})
+    meta = _page_flags(app, pagename)
     if meta.get("has_plotly"):
         app.add_js_file(PLOTLY_JS, priority=400)  # before the figures' inline scripts run
     if meta.get("has_plotly_click"):

@@ -22,7 +22,8 @@ drawn by the site's local plotly.js and natively by JupyterLab and Colab). What 
 * each plotly figure as the kernel wrote it: nbval compares plotly's JSON to the letter, so its
   photographs (PNG data URIs) stay as :func:`attn_edu.viz.image_source` encodes them;
 * ``metadata.attn_edu.execution``: the seconds the run took, and the versions and machine it ran
-  on, for the execution-statistics page.
+  on, for the execution-statistics page and the course guide (``book/course.ipynb``), which is
+  therefore stored again, last, whenever another notebook is.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parent.parent
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 CELL_TIMEOUT_S = 120
+GUIDE = ROOT / "book" / "course.ipynb"
 
 
 class SlicedReplyClient(NotebookClient):
@@ -204,6 +206,8 @@ def main(argv: list[str]) -> int:
     for p in paths:
         if p.suffix != ".ipynb" or not p.exists():
             raise SystemExit(f"store_notebooks: no notebook {p}")
+    # The course guide tabulates the other notebooks' stored runs: store it again, after them.
+    paths = [p for p in paths if p != GUIDE] + [GUIDE]
     total = 0.0
     for p in paths:
         s = store(p)

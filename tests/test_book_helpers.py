@@ -49,8 +49,21 @@ def test_exercise_reports_on_the_readers_own_answer(capsys):
     assert capsys.readouterr().out == "Exercise 3: correct (n = 4)\n"
 
 
-def test_exercise_rejects_a_call_without_answers():
-    with pytest.raises(ValueError, match="name the answers"):
-        exercise(1, _check_even)
+def test_exercise_finds_the_answers_where_the_check_was_defined(capsys):
+    namespace: dict = {}
+    exec("def check(n):\n    assert n % 2 == 0, f'{n} is odd'\n    return f'n = {n}'", namespace)
+    exercise(2, namespace["check"])  # run before the answer cell: says what to define, no NameError
+    assert capsys.readouterr().out.startswith("Exercise 2: not answered yet. Define `n` in the answer cell above")
+    namespace["n"] = ...
+    exercise(2, namespace["check"])
+    assert capsys.readouterr().out.startswith("Exercise 2: not answered yet. Replace the ... of `n`")
+    namespace["n"] = 6
+    exercise(2, namespace["check"])
+    assert capsys.readouterr().out == "Exercise 2: correct (n = 6)\n"
+
+
+def test_exercise_rejects_a_check_without_answers():
+    with pytest.raises(ValueError, match="takes no answers"):
+        exercise(1, lambda: None)
     with pytest.raises(TypeError, match="number as an int"):
         exercise("1", _check_even, n=2)

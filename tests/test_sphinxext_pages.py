@@ -104,3 +104,31 @@ def test_a_figures_data_is_also_text():
     assert "gate: a 2 × 2 map from 0.1 to 0.9, highest at row 2, column 1" in text
     assert "slider step scene 2: gate: a 2 × 2 map from 0.1 to 0.7, highest at row 1, column 2" in text
     assert figure_data_text({"data": [{"type": "image", "source": "data:"}], "layout": {}}) == ""
+
+
+def test_the_extension_draws_plotly_on_the_one_page_of_singlehtml():
+    # attn_edu.sphinxext, for the singlehtml build that the PDF is printed from: plotly's JSON is
+    # rendered (not dropped for want of a mime type), and plotly.js goes on the one page, the root
+    # document's, when any document has a figure; the site's pages get what they got before.
+    from types import SimpleNamespace
+
+    from myst_nb.core.render import get_mime_priority
+
+
+    for builder in ("html", "singlehtml"):
+        order = get_mime_priority(builder, [])
+        assert order.index(sphinxext.PLOTLY_MIME) < order.index("text/html"), builder
+
+    def scripts(builder: str, page: str) -> list[str]:
+        added: list[str] = []
+        metadata = {"book/intro": {}, "book/se": {"has_plotly": True}, "book/sk": {"has_plotly_click": True}}
+        app = SimpleNamespace(builder=SimpleNamespace(name=builder), config=SimpleNamespace(root_doc="book/intro"),
+                              env=SimpleNamespace(metadata=metadata, found_docs=set(metadata)),
+                              add_js_file=lambda name, priority: added.append(name))
+        sphinxext._add_page_scripts(app, page, "page.html", {}, None)
+        return added
+
+    both = [sphinxext.PLOTLY_JS, sphinxext.CLICK_JS_FILE]
+    assert scripts("singlehtml", "book/intro") == both
+    assert scripts("html", "book/intro") == [] and scripts("html", "book/se") == [sphinxext.PLOTLY_JS]
+    assert scripts("singlehtml", "genindex") == []
