@@ -37,19 +37,18 @@ download, which fails offline.
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import http.server
 import json
 import re
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from local_http import block_outside, serve  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 NAME = "scripts/course_pdf.py"
@@ -286,24 +285,6 @@ def page_to_print(site: Path, root_doc: str) -> Path:
     return site / PRINTED
 
 
-@contextlib.contextmanager
-def serve(folder: Path):
-    """``folder`` over HTTP on 127.0.0.1 (a free port), quietly; yields the base URL."""
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
-                                             functools.partial(Quiet, directory=str(folder)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def destinations(pdf: Path) -> dict[str, int]:
     """The PDF's named destinations (the targets of its internal links) and their pages, from poppler."""
     run = subprocess.run(["pdfinfo", "-dests", str(pdf)], capture_output=True, text=True)
@@ -376,16 +357,8 @@ def main(argv: list[str]) -> int:
             page = browser.new_page(viewport={"width": PRINT_WIDTH_PX, "height": 1200})
             page.set_default_timeout(WAIT_S * 1000)
             page.emulate_media(media="print", color_scheme="light")
-            blocked: list[str] = []
 
-            def route(r):  # only the local server (and data:/blob: URLs); everything else is aborted
-                if r.request.url.startswith((base, "data:", "blob:")):
-                    r.continue_()
-                else:
-                    blocked.append(r.request.url)
-                    r.abort()
-
-            page.route("**/*", route)
+            blocked = block_outside(page, base)  # only the local server (and data:/blob: URLs)
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.goto(base + PRINTED, wait_until="load")

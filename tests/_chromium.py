@@ -1,16 +1,23 @@
 """How the browser tests start Debian's Chromium through Playwright (never a downloaded browser).
 
 Shared by tests/test_browser.py (the built site), tests/test_jupyterlab.py (JupyterLab and
-Notebook 7 on a live kernel) and tests/test_viz_typed_arrays_browser.py (plotly.js alone).
+Notebook 7 on a live kernel), tests/test_viz_typed_arrays_browser.py (plotly.js alone) and
+tests/test_course_slides.py (the teacher's edition's decks). The local server and the block on
+requests leaving it (:func:`serve`, :func:`block_outside`) come from scripts/local_http.py, which
+scripts/course_pdf.py prints the book through.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+from local_http import block_outside, serve  # noqa: E402, F401 - the tests import them from here
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -50,18 +57,3 @@ def chromium(profile_dir: Path, **kwargs):
             yield ctx
         finally:
             ctx.close()
-
-
-def block_outside(page, base: str) -> list[str]:
-    """Let ``page`` load only ``base`` (and data:/blob: URLs); returns the list the other requests go to, aborted."""
-    outside: list[str] = []
-
-    def route(r):
-        if r.request.url.startswith((base, "data:", "blob:")):
-            r.continue_()
-        else:
-            outside.append(r.request.url)
-            r.abort()
-
-    page.route("**/*", route)
-    return outside

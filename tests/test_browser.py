@@ -15,16 +15,12 @@ downloads a browser. Locally it skips without them; with CI set it fails instead
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import os
-import threading
 from pathlib import Path
 
 import pytest
-
-from _chromium import block_outside, chromium, missing
+from _chromium import block_outside, chromium, missing, serve
 
 ROOT = Path(__file__).resolve().parent.parent
 # ATTN_EDU_SITE points at another built site, e.g. one made by scripts/build_pages.py.
@@ -53,16 +49,8 @@ pytestmark = pytest.mark.browser
 def server():
     if not (SITE / "index.html").exists():
         missing("no built site: run `make book` first")
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    handler = functools.partial(Quiet, directory=str(SITE))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
+    with serve(SITE) as base:
+        yield base.rstrip("/")
 
 
 @pytest.fixture(scope="module")

@@ -19,17 +19,14 @@ Chromium. Locally it skips without them; with CI set it fails.
 
 from __future__ import annotations
 
-import functools
-import http.server
 import os
 import re
 import sys
-import threading
 from pathlib import Path
 
 import nbformat
 import pytest
-from _chromium import block_outside, chromium, missing
+from _chromium import block_outside, chromium, missing, serve
 
 ROOT = Path(__file__).resolve().parent.parent
 COURSE = Path(os.environ.get("ATTN_EDU_COURSE", ROOT / "_build" / "course"))
@@ -70,15 +67,8 @@ def server():
     if not (SLIDES / "index.html").exists():
         missing(f"no slides in {SLIDES}: run `make course`")
 
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(SLIDES)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
+    with serve(SLIDES) as base:
+        yield base.rstrip("/")
 
 
 @pytest.fixture(scope="module")
