@@ -101,6 +101,21 @@ def test_trained_maps_differ_from_untrained():
         assert float((1 - spearman(trained, random)).mean()) > 0.3
 
 
+def test_spearman_gives_tied_values_the_mean_of_their_ranks():
+    # against scipy's spearmanr, on rows with many ties (a mask, a map of few levels) and without
+    from scipy.stats import spearmanr
+
+    g = torch.Generator().manual_seed(0)
+    a = torch.cat([torch.randint(0, 3, (4, 60), generator=g).double(), torch.randn(2, 60, generator=g).double()])
+    b = torch.randn(6, 60, generator=g, dtype=torch.float64)
+    want = [spearmanr(a[i].numpy(), b[i].numpy()).statistic for i in range(6)]
+    np.testing.assert_allclose(spearman(a, b).numpy(), want, atol=1e-12)
+    mask = torch.zeros(1, 64, dtype=torch.float64)
+    mask[0, 40:48] = 1  # a binary mask late in the order: ranking its ties by position would correlate it with x
+    x = torch.arange(64, dtype=torch.float64)[None]
+    assert abs(float(spearman(mask, x)) - spearmanr(mask[0].numpy(), x[0].numpy()).statistic) < 1e-12
+
+
 def test_short_training_lowers_the_loss():
     cfg = lab.TrainConfig("cbam", seed=0, epochs=1, scenes_per_epoch=30 * 32, batch_size=32, lr=3e-3, threads=1)
     torch.manual_seed(123)

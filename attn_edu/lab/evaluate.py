@@ -175,11 +175,18 @@ def class_selectivity(weights: Tensor, labels: Tensor, num_classes: int) -> floa
 
 
 def _ranks(x: Tensor) -> Tensor:
-    return x.argsort(dim=1).argsort(dim=1).double()
+    """Per-row ranks 0..D-1 of a ``B D`` tensor, tied values sharing the mean of the ranks they span
+    (fractional ranking, as Spearman's coefficient is defined with ties)."""
+    ordered = x.sort(dim=1).values.contiguous()
+    first = torch.searchsorted(ordered, x.contiguous(), right=False)  # rank of a value's first copy
+    last = torch.searchsorted(ordered, x.contiguous(), right=True) - 1  # and of its last
+    return (first + last).double() / 2
 
 
 def spearman(a: Tensor, b: Tensor) -> Tensor:
-    """Per-row Spearman rank correlation of two ``B D`` tensors (0 where a row is constant)."""
+    """Per-row Spearman rank correlation of two ``B D`` tensors (0 where a row is constant); tied
+    values get the mean of their ranks, so a map that is mostly one value (a binary mask, a
+    saturated gate) is compared by its levels, not by the positions of its tied cells."""
     ra, rb = _ranks(a.flatten(1)), _ranks(b.flatten(1))
     ra, rb = ra - ra.mean(1, keepdim=True), rb - rb.mean(1, keepdim=True)
     den = (ra.norm(dim=1) * rb.norm(dim=1)).clamp(min=1e-12)
