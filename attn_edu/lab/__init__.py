@@ -2,6 +2,8 @@
 
 * :mod:`~attn_edu.lab.scenes`: cluttered 64 x 64 scenes made of scikit-image's photographs, with
   label, box and mask; seeded; disjoint train/test backgrounds.
+* :mod:`~attn_edu.lab.largest`: the second task, the class of the largest of several object
+  discs, where pooling the whole image is not enough (for the accuracy claims).
 * :mod:`~attn_edu.lab.model`: :class:`LabNet`, a small CNN with one attention slot hosting any of
   the ten mechanisms (or ``"none"``).
 * :mod:`~attn_edu.lab.train`: the seeded training recipe (``python -m attn_edu.lab train``).
@@ -34,6 +36,7 @@ from .evaluate import (
     read_map,
     top_channel,
 )
+from .largest import largest_discs, largest_test_scenes, make_largest_scene, make_largest_scenes
 from .model import NAMES, VARIANTS, LabNet, LabOutput, Variant, build, mechanism_of, receptive_field
 from .scenes import (
     CLASSES,
@@ -52,6 +55,7 @@ from .train import TrainConfig, train
 __all__ = [
     "CLASSES", "NAMES", "VARIANTS", "ChannelExamples", "LabNet", "LabOutput", "Scene", "SceneBatch", "TrainConfig",
     "Variant", "attention_map", "build", "channel_examples", "class_photos", "class_scenes", "evaluate",
-    "evaluate_model", "load", "make_scene", "make_scenes", "manifest", "map_kind", "mechanism_of", "object_photo",
+    "evaluate_model", "largest_discs", "largest_test_scenes", "load", "make_largest_scene", "make_largest_scenes",
+    "make_scene", "make_scenes", "manifest", "map_kind", "mechanism_of", "object_photo",
     "read_map", "receptive_field", "test_scenes", "top_channel", "train", "untrained",
 ]

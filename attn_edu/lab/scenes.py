@@ -265,7 +265,13 @@ def make_scenes(n: int, seed: int = 0, split: str = "train", start: int = 0, **k
 
     kwargs: see :func:`make_scene`.
     """
-    scenes = [make_scene(start + i, seed, split, **kwargs) for i in range(n)]
+    return batch([make_scene(start + i, seed, split, **kwargs) for i in range(n)])
+
+
+def batch(scenes: list[Scene]) -> SceneBatch:
+    """Scenes as one :class:`SceneBatch` (used by both of the lab's tasks)."""
+    if not scenes:
+        raise ValueError("batch: expected at least one scene, got none")
     stacked = np.stack([s.image for s in scenes])  # B H W 3
     images = torch.from_numpy(stacked).permute(0, 3, 1, 2).contiguous()  # B H W 3 -> B 3 H W
     return SceneBatch(
