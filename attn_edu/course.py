@@ -304,6 +304,11 @@ def toc_pages(root: Path | str) -> list[str]:
     return [toc["root"], *(c["file"] for part in toc.get("parts", []) for c in part["chapters"])]
 
 
+def toc_notebooks(root: Path | str) -> list[Path]:
+    """The notebooks among :func:`toc_pages`, in reading order (the .md pages left out)."""
+    return [Path(root) / f"{p}.ipynb" for p in toc_pages(root) if (Path(root) / f"{p}.ipynb").exists()]
+
+
 def chapters(book: Path | str | None = None) -> list[str]:
     """The chapters of ``course.yml``'s ``builds_on``, in the order of the book's ``_toc.yml``."""
     d = book_dir(book)
@@ -368,8 +373,9 @@ def exercise_table(book: Path | str | None = None) -> str:
     facts = exercise_facts(d)
     out = ["| chapter | exercise | kind | level | minutes |", "|---|---|---|---|--:|"]
     for c in chapters(d):
+        link = _link(d, c)
         for e in exercises(_read(d, c), c, facts):
-            name = _link(d, c) if e.number == 1 else ""  # the chapter once, on its first exercise
+            name = link if e.number == 1 else ""  # the chapter once, on its first exercise
             out.append(f"| {name} | {e.number}. {e.title} | {e.kind} | {LEVELS[e.level]} | {e.minutes} |")
     return "\n".join(out)
 
@@ -385,11 +391,12 @@ def plan_rows(book: Path | str | None = None) -> list[dict[str, Any]]:
     for k, s in enumerate(data["plan"], 1):
         in_class: list[Exercise] = []
         homework: list[Exercise] = []
-        for c in s["chapters"]:
-            for e in exercises(_read(d, c), c, facts):
+        nbs = {c: _read(d, c) for c in s["chapters"]}
+        for c, nb in nbs.items():
+            for e in exercises(nb, c, facts):
                 (in_class if e.number in s.get("in_class", {}).get(c, []) else homework).append(e)
         row = {"session": k, "title": s["title"], "chapters": s["chapters"],
-               "reading_min": sum(reading_minutes(_read(d, c)) for c in s["chapters"]),
+               "reading_min": sum(reading_minutes(nb) for nb in nbs.values()),
                "in_class": in_class, "in_class_min": sum(e.minutes for e in in_class),
                "homework": homework, "homework_min": sum(e.minutes for e in homework)}
         if row["in_class_min"] > data["exercise_block_minutes"]:

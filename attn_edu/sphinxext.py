@@ -455,6 +455,8 @@ def _exec_table_directive():
         def run(self):
             import nbformat
 
+            from . import course
+
             env = self.state.document.settings.env
             rows = []
             for docname in sorted(env.found_docs):
@@ -465,9 +467,11 @@ def _exec_table_directive():
                 meta = nb.metadata.get("attn_edu", {}).get("execution")
                 if meta is None:
                     raise self.error(f"{path.name} has no stored run: scripts/store_notebooks.py {path.name}")
-                titles = [line[2:].strip() for c in nb.cells if c.cell_type == "markdown"
-                          for line in c.source.splitlines() if line.startswith("# ")]
-                rows.append((titles[0] if titles else docname, meta))
+                try:
+                    name = course.title(nb)
+                except ValueError:  # a notebook without a "# " title: its document's name
+                    name = docname
+                rows.append((name, meta))
             rows.sort(key=lambda r: r[0])
             env.note_dependency(__file__)
             table = nodes.table(classes=["attn-edu-exec-table"])

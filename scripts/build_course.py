@@ -32,24 +32,19 @@ BOOK = ROOT / "book"
 SITE_FILES = ["_config.yml", "_toc.yml", "references.bib"]  # what the site build reads besides book/
 
 
-def notebooks() -> list[Path]:
-    """The book's notebooks, in the order of ``_toc.yml``."""
-    return [ROOT / f"{p}.ipynb" for p in course.toc_pages(ROOT) if (ROOT / f"{p}.ipynb").exists()]
-
-
 def write(nb, path: Path) -> None:
     nbformat.validate(nb)
     path.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
 
 
-def answer_key(facts) -> str:
-    """Every exercise of the book, chapter by chapter: title, kind, level, time, rubric, solution."""
+def answer_key(chapters, facts) -> str:
+    """Every exercise of ``chapters`` (``(path, notebook)`` pairs, in the book's order): title,
+    kind, level, time, rubric, solution."""
     lines = ["# Answer key", "",
              "Every exercise of the book with its rubric and, for a checked one, the solution's code (the same",
              "as in the instructor notebooks beside this file). Kinds, levels, times and rubrics come from",
              "`book/exercises.yml`; the statements are in the chapters.", ""]
-    for path in notebooks():
-        nb = nbformat.read(path, as_version=4)
+    for path, nb in chapters:
         found = course.exercises(nb, path.stem, facts)
         if not found:
             continue
@@ -111,18 +106,18 @@ def main(argv: list[str]) -> int:
     student, instructor = out / "student", out / "instructor"
     for d in (student, instructor):
         d.mkdir(parents=True, exist_ok=True)
+    chapters = [(path, nbformat.read(path, as_version=4)) for path in course.toc_notebooks(ROOT)]
     n_ex = 0
-    for path in notebooks():
-        nb = nbformat.read(path, as_version=4)
+    for path, nb in chapters:
         n_ex += len(course.exercises(nb, path.stem, facts))
         write(course.student_notebook(nb, path.stem), student / path.name)
         write(course.instructor_notebook(nb, path.stem, facts), instructor / path.name)
-    stray = sorted(set(facts) - {p.stem for p in notebooks()})
+    stray = sorted(set(facts) - {path.stem for path, _ in chapters})
     if stray:
         raise SystemExit(f"build_course: book/exercises.yml names chapters the book does not have: {stray}")
-    (instructor / "answer-key.md").write_text(answer_key(facts), encoding="utf-8")
+    (instructor / "answer-key.md").write_text(answer_key(chapters, facts), encoding="utf-8")
     (out / "README.md").write_text(README, encoding="utf-8")
-    print(f"build_course: {len(notebooks())} notebooks, {n_ex} exercises: student/ and instructor/ "
+    print(f"build_course: {len(chapters)} notebooks, {n_ex} exercises: student/ and instructor/ "
           f"({time.perf_counter() - t0:.1f} s)", flush=True)
     build_site(student, out / "site")
     print(f"build_course: site without solutions in {out / 'site'} ({time.perf_counter() - t0:.1f} s)")

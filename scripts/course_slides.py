@@ -169,11 +169,6 @@ def fail(message: str):
     raise SystemExit(f"{SCRIPT}: {message}")
 
 
-def toc_chapters() -> list[Path]:
-    """The notebooks of ``_toc.yml``, in reading order."""
-    return [ROOT / f"{p}.ipynb" for p in course.toc_pages(ROOT) if (ROOT / f"{p}.ipynb").exists()]
-
-
 def slide_type(cell) -> str | None:
     """A cell's ``slideshow.slide_type``, ``None`` for a cell without one (not in the deck)."""
     return (cell.metadata.get("slideshow") or {}).get("slide_type")
@@ -283,7 +278,7 @@ def main(argv: list[str]) -> int:
     config = mathjax_config()
     decks = []  # (chapter, title, number of slides)
     any_click = False
-    for path in toc_chapters():
+    for path in course.toc_notebooks(ROOT):
         nb = nbformat.read(path, as_version=4)
         found = deck_notebook(nb, path.stem)
         if found is None:

@@ -28,12 +28,14 @@ import nbformat
 import pytest
 from _chromium import block_outside, chromium, missing, serve
 
+from attn_edu import course
+
 ROOT = Path(__file__).resolve().parent.parent
 COURSE = Path(os.environ.get("ATTN_EDU_COURSE", ROOT / "_build" / "course"))
 SLIDES = COURSE / "slides"
 SHOTS = COURSE / "screenshots"
 sys.path.insert(0, str(ROOT / "scripts"))
-from course_slides import MIN_SLIDES, slide_type, toc_chapters  # noqa: E402
+from course_slides import MIN_SLIDES, slide_type  # noqa: E402
 
 pytestmark = [pytest.mark.course, pytest.mark.browser]
 
@@ -42,7 +44,7 @@ def marked_chapters() -> dict[str, list[bool]]:
     """For each chapter that marks cells, in the order of ``_toc.yml``: per slide, whether one of
     its cells has display math (``$$`` in its Markdown or in a Markdown output)."""
     chapters = {}
-    for path in toc_chapters():
+    for path in course.toc_notebooks(ROOT):
         nb = nbformat.read(path, as_version=4)
         slides: list[bool] = []
         for cell in nb.cells:

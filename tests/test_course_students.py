@@ -13,6 +13,7 @@ without it; with CI set it fails.
 
 from __future__ import annotations
 
+import functools
 import html
 import os
 import re
@@ -30,10 +31,9 @@ ROOT = Path(__file__).resolve().parent.parent
 COURSE = Path(os.environ.get("ATTN_EDU_COURSE", ROOT / "_build" / "course"))
 BOOK = ROOT / "book"
 sys.path.insert(0, str(ROOT / "scripts"))
-from build_course import notebooks  # noqa: E402
 
 FACTS = course.exercise_facts(BOOK)
-CHAPTERS = [p.stem for p in notebooks() if course.exercises(nbformat.read(p, as_version=4), p.stem)]
+CHAPTERS = [p.stem for p in course.toc_notebooks(ROOT) if course.exercises(nbformat.read(p, as_version=4), p.stem)]
 pytestmark = pytest.mark.course
 
 
@@ -43,7 +43,9 @@ def need(path: Path) -> Path:
     return path
 
 
+@functools.cache
 def reader(chapter: str):
+    """The chapter as stored (read once; the tests only read it)."""
     return nbformat.read(BOOK / f"{chapter}.ipynb", as_version=4)
 
 
