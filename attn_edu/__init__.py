@@ -5,7 +5,7 @@ in :mod:`attn_edu.mechanisms`; :data:`attn_edu.registry.MECHANISMS` lists them w
 :func:`capture` hands back what any of them attends with.
 """
 
-from .introspect import AttentionMap, AttentionModule, capture
+from .introspect import AttentionMap, AttentionModule, ablate, capture, per_image_mean
 from .mechanisms import (
     BAMBlock,
     CBAMBlock,
@@ -36,5 +36,7 @@ __all__ = [
     "SEAttention",
     "SKAttention",
     "ScaledDotProductAttention",
+    "ablate",
     "capture",
+    "per_image_mean",
 ]

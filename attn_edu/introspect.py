@@ -24,6 +24,12 @@ Axis letters, used everywhere in the package and the book:
 =========  ===========================================================
 
 See the book's introduction, section "Reading attention maps".
+
+**Ablations** (:func:`ablate`): the same named tensors are also *sites* where a weight that enters
+the computation can be replaced while the model runs, e.g. CBAM's spatial gate by its per-image
+mean (:func:`per_image_mean`), to ask how much of a trained model's accuracy the gate carries. A
+mechanism marks a site with ``t = self._site(name, t)`` on the tensor it goes on to use; the lab's
+ablation tables (:func:`attn_edu.lab.evaluate.ablation_accuracy`) list them.
 """
 
 from __future__ import annotations
@@ -102,11 +108,18 @@ class AttentionModule(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self._attn_sink: Callable[..., None] | None = None
+        self._site_edit: Callable[[str, Tensor], Tensor] | None = None
 
     @property
     def capturing(self) -> bool:
-        """True inside a :func:`capture` context: paths that cannot expose weights step aside."""
-        return self._attn_sink is not None
+        """True inside a :func:`capture` or :func:`ablate` context: paths that cannot expose (or
+        replace) their weights step aside."""
+        return self._attn_sink is not None or self._site_edit is not None
+
+    def _site(self, name: str, tensor: Tensor) -> Tensor:
+        """``tensor``, or what an :func:`ablate` context puts in its place: call it on a weight the
+        forward goes on to use, under the name of the map it is (or is computed from)."""
+        return tensor if self._site_edit is None else self._site_edit(name, tensor)
 
     def _emit(
         self,
@@ -186,3 +199,66 @@ def capture(model: nn.Module, *, detach: bool = True) -> Iterator[list[Attention
     finally:
         for module in hooked:
             module._attn_sink = None
+
+
+def per_image_mean(t: Tensor) -> Tensor:
+    """Each sample's tensor replaced by its mean (over every axis but the batch axis), shape kept:
+    a gate that no longer tells positions, channels or branches apart, at the same average strength.
+    Softmax weights become uniform (their mean is one over the number they are normalised over)."""
+    return t.mean(dim=tuple(range(1, t.dim())), keepdim=True).expand_as(t)
+
+
+@contextlib.contextmanager
+def ablate(model: nn.Module, edits: dict[str, Callable[[Tensor], Tensor]]) -> Iterator[list[str]]:
+    """Replace weights inside ``model``'s mechanisms while the block runs.
+
+    Args:
+        model: a mechanism, or any model that contains mechanisms.
+        edits: ``{site key: function}``, a key as :attr:`AttentionMap.key` spells it (``"module/name"``,
+            e.g. ``"attention/spatial"``; the bare name for a mechanism passed itself); the function
+            gets the site's tensor and returns what the forward uses instead (same shape), e.g.
+            :func:`per_image_mean`. ``{}`` changes nothing and records the sites.
+
+    Yields:
+        A list that fills with the key of every site the forwards pass, in call order (edited or not).
+        A key of ``edits`` that no forward passed is a ValueError when the block ends, so a misspelt
+        site cannot pass silently as "no effect". While it is open, modules with a fused path run
+        their readable one (as while capturing).
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"ablate: model must be a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(edits, dict) or not all(isinstance(k, str) and callable(f) for k, f in edits.items()):
+        raise TypeError(f"ablate: edits must be a dict of site key -> function, got {edits!r}")
+    seen: list[str] = []
+    hooked: list[AttentionModule] = []
+    for path, module in model.named_modules():
+        if not isinstance(module, AttentionModule):
+            continue
+        if module._site_edit is not None:
+            raise RuntimeError(f"ablate: {type(module).__name__} at {path!r} is already being ablated")
+
+        def edit(name: str, tensor: Tensor, _path: str = path, _mech: str = type(module).__name__) -> Tensor:
+            key = f"{_path}/{name}" if _path else name
+            if key not in seen:
+                seen.append(key)
+            if key not in edits:
+                return tensor
+            out = edits[key](tensor)
+            if not isinstance(out, Tensor) or out.shape != tensor.shape:
+                raise ValueError(f"ablate: the edit of {key!r} ({_mech}) must return a tensor of shape "
+                                 f"{tuple(tensor.shape)}, got {getattr(out, 'shape', type(out).__name__)}")
+            return out
+
+        module._site_edit = edit
+        hooked.append(module)
+    if not hooked:
+        raise ValueError(f"ablate: {type(model).__name__} contains no attn_edu mechanism")
+    try:
+        yield seen
+    finally:
+        for module in hooked:
+            module._site_edit = None
+    missing = [k for k in edits if k not in seen]
+    if missing:
+        raise ValueError(f"ablate: no forward passed the site(s) {', '.join(missing)}; "
+                         f"sites passed: {', '.join(seen) or 'none'}")

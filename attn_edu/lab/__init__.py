@@ -28,16 +28,31 @@ Figures: :func:`attn_edu.viz.overlay` and :func:`attn_edu.viz.photo` take ``scen
 
 from .evaluate import (
     ChannelExamples,
+    ablation_accuracy,
     attention_map,
     channel_examples,
     evaluate,
+    evaluate_largest,
     evaluate_model,
     map_kind,
     read_map,
+    sites,
     top_channel,
 )
 from .largest import largest_discs, largest_test_scenes, make_largest_scene, make_largest_scenes
-from .model import NAMES, VARIANTS, LabNet, LabOutput, Variant, build, mechanism_of, receptive_field
+from .model import (
+    CONTROLS,
+    LARGEST_VARIANTS,
+    MODELS,
+    NAMES,
+    VARIANTS,
+    LabNet,
+    LabOutput,
+    Variant,
+    build,
+    mechanism_of,
+    receptive_field,
+)
 from .scenes import (
     CLASSES,
     Scene,
@@ -50,12 +65,13 @@ from .scenes import (
     test_scenes,
 )
 from .store import load, manifest, untrained
-from .train import TrainConfig, train
+from .train import TrainConfig, largest_config, train
 
 __all__ = [
-    "CLASSES", "NAMES", "VARIANTS", "ChannelExamples", "LabNet", "LabOutput", "Scene", "SceneBatch", "TrainConfig",
-    "Variant", "attention_map", "build", "channel_examples", "class_photos", "class_scenes", "evaluate",
-    "evaluate_model", "largest_discs", "largest_test_scenes", "load", "make_largest_scene", "make_largest_scenes",
-    "make_scene", "make_scenes", "manifest", "map_kind", "mechanism_of", "object_photo",
-    "read_map", "receptive_field", "test_scenes", "top_channel", "train", "untrained",
+    "CLASSES", "CONTROLS", "LARGEST_VARIANTS", "MODELS", "NAMES", "VARIANTS", "ChannelExamples", "LabNet",
+    "LabOutput", "Scene", "SceneBatch", "TrainConfig", "Variant", "ablation_accuracy", "attention_map", "build",
+    "channel_examples", "class_photos", "class_scenes", "evaluate", "evaluate_largest", "evaluate_model",
+    "largest_config", "largest_discs", "largest_test_scenes", "load", "make_largest_scene", "make_largest_scenes",
+    "make_scene", "make_scenes", "manifest", "map_kind", "mechanism_of", "object_photo", "read_map",
+    "receptive_field", "sites", "test_scenes", "top_channel", "train", "untrained",
 ]

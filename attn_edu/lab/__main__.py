@@ -3,6 +3,13 @@
     python -m attn_edu.lab train --mechanism cbam [--seed 0] [--epochs 8] [--no-save]
     python -m attn_edu.lab train --all          (the ten, the backbone alone and the variants)
     python -m attn_edu.lab evaluate [--json] [--mechanism NAME] [--record]
+
+The second task (attn_edu.lab.largest), its models at the seeds 0, 1, 2:
+
+    python -m attn_edu.lab train --task largest --all        (the ten, the controls, the claims' variants)
+    python -m attn_edu.lab train --task largest --mechanism se --seed 1 [--no-save]
+    python -m attn_edu.lab evaluate --task largest [--record]
+    python -m attn_edu.lab steps [--no-save]   (accuracy against training length; weights/largest/steps.json)
 """
 
 from __future__ import annotations
@@ -10,40 +17,73 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 
 from ..registry import MECHANISMS
-from .model import NAMES
+from .model import MODELS, NAMES
 
 
-def _train(name: str, args: argparse.Namespace) -> None:
+def _train(name: str, args: argparse.Namespace, seed: int | None = None) -> None:
     import dataclasses
 
     import torch
 
-    from .evaluate import evaluate_model
+    from .evaluate import evaluate_largest, evaluate_model
     from .model import build
     from .store import save, save_untrained, state_sha256
-    from .train import TrainConfig, train
+    from .train import TrainConfig, largest_config, train
 
-    cfg = TrainConfig(name)
-    if args.seed is not None:
-        cfg = dataclasses.replace(cfg, seed=args.seed)
+    largest = args.task == "largest"
+    cfg = largest_config(name, 0 if seed is None else seed) if largest else TrainConfig(name)
+    if seed is not None:
+        cfg = dataclasses.replace(cfg, seed=seed)
     if args.epochs is not None:
         cfg = dataclasses.replace(cfg, epochs=args.epochs)
     model, log = train(cfg)
     init = build(name, cfg.seed).eval()
-    metrics = evaluate_model(model, None if name == "none" else init)
+    metrics = evaluate_largest(model) if largest else evaluate_model(model, None if name == "none" else init)
     final = sum(log["losses"][-50:]) / len(log["losses"][-50:])
-    print(json.dumps({"mechanism": name, "train_seconds": round(log["train_seconds"], 1),
+    print(json.dumps({"mechanism": name, "seed": cfg.seed, "train_seconds": round(log["train_seconds"], 1),
                       "final_loss": final, **metrics}), flush=True)
     if not args.no_save:
-        path = save(name, model, {"config": cfg.asdict(), "metrics": metrics,
-                                  "train_seconds": round(log["train_seconds"], 1), "final_loss": final,
-                                  "untrained_sha256": state_sha256(init.state_dict()),
-                                  "threads": torch.get_num_threads()})
+        record = {"config": cfg.asdict(), "metrics": metrics, "train_seconds": round(log["train_seconds"], 1),
+                  "final_loss": final, "untrained_sha256": state_sha256(init.state_dict()),
+                  "threads": torch.get_num_threads()}
+        path = save(name, model, record, task=args.task, seed=cfg.seed if largest else None)
         print(f"saved {path}", file=sys.stderr)
-        if name in MECHANISMS:  # variants rebuild their baseline from the seed (hash-checked)
+        if name in MECHANISMS and not largest:  # variants rebuild their baseline from the seed (hash-checked)
             print(f"saved {save_untrained(name)}", file=sys.stderr)
+
+
+def _steps(args: argparse.Namespace) -> None:
+    """Accuracy against training length (and the shortcut question), seed 0: STEPS_MODELS at each of
+    STEPS_EPOCHS, and two models trained with the label's class kept out of the distractors, tested
+    on both test sets."""
+    import dataclasses
+
+    from .evaluate import evaluate_largest
+    from .largest import largest_test_scenes
+    from .store import LARGEST_DIR
+    from .train import STEPS_EPOCHS, STEPS_MODELS, largest_config, train
+
+    out: dict = {"models": list(STEPS_MODELS), "epochs": list(STEPS_EPOCHS), "accuracy": {}, "shortcut": {}}
+    for name in STEPS_MODELS:
+        out["accuracy"][name] = {}
+        for epochs in STEPS_EPOCHS:
+            cfg = dataclasses.replace(largest_config(name), epochs=epochs)
+            model, _ = train(cfg)
+            steps = cfg.epochs * cfg.scenes_per_epoch // cfg.batch_size
+            out["accuracy"][name][str(steps)] = acc = evaluate_largest(model)["accuracy"]
+            print(json.dumps({"mechanism": name, "steps": steps, "accuracy": acc}), flush=True)
+    others, any_ = largest_test_scenes(distractors="others"), largest_test_scenes(distractors="any")
+    for name in ("none", "self_attention"):
+        model, _ = train(dataclasses.replace(largest_config(name), distractors="others"))
+        out["shortcut"][name] = {"test_others": evaluate_largest(model, others)["accuracy"],
+                                 "test_any": evaluate_largest(model, any_)["accuracy"]}
+        print(json.dumps({"mechanism": name, "trained_on": "others", **out["shortcut"][name]}), flush=True)
+    if not args.no_save:
+        LARGEST_DIR.mkdir(exist_ok=True)
+        (LARGEST_DIR / "steps.json").write_text(json.dumps(out, indent=2, sort_keys=True) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,20 +92,39 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train", help="train one model (or all) and ship its weights")
     g = t.add_mutually_exclusive_group(required=True)
-    g.add_argument("--mechanism", choices=NAMES)
-    g.add_argument("--all", action="store_true", help="every model, one after the other")
-    t.add_argument("--seed", type=int, default=None)
+    g.add_argument("--mechanism", choices=MODELS)
+    g.add_argument("--all", action="store_true", help="every model of the task, one after the other")
+    t.add_argument("--task", choices=("objects", "largest"), default="objects")
+    t.add_argument("--seed", type=int, default=None, help="default: 0 (with --task largest --all: 0, 1, 2)")
     t.add_argument("--epochs", type=int, default=None)
     t.add_argument("--no-save", action="store_true", help="do not write weights/manifest")
     e = sub.add_parser("evaluate", help="metrics of the shipped weights on the test scenes")
-    e.add_argument("--mechanism", choices=NAMES, action="append", help="repeatable; default: all shipped")
+    e.add_argument("--task", choices=("objects", "largest"), default="objects")
+    e.add_argument("--mechanism", choices=MODELS, action="append", help="repeatable; default: all shipped")
     e.add_argument("--json", action="store_true", help='print {"mechanisms": {NAME: {...}}}')
     e.add_argument("--record", action="store_true", help="write the measured metrics into the manifest")
+    s = sub.add_parser("steps", help="the second task's accuracy against training length, and its shortcut")
+    s.add_argument("--no-save", action="store_true", help="do not write weights/largest/steps.json")
     args = p.parse_args(argv)
-    if args.cmd == "train":
-        for name in (NAMES if args.all else [args.mechanism]):
-            _train(name, args)
+    if args.cmd == "steps":
+        _steps(args)
         return 0
+    if args.cmd == "train":
+        from .train import LARGEST_MODELS, LARGEST_SEEDS
+
+        t0 = time.perf_counter()
+        if args.task == "largest":
+            seeds = LARGEST_SEEDS if args.all and args.seed is None else [args.seed or 0]
+            for seed in seeds:  # seed-major: the scenes of one stream are made once for all models
+                for name in (LARGEST_MODELS if args.all else [args.mechanism]):
+                    _train(name, args, seed)
+        else:
+            for name in (NAMES if args.all else [args.mechanism]):
+                _train(name, args, args.seed)
+        print(f"trained in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+        return 0
+    if args.task == "largest":
+        return _evaluate_largest(args)
     from .evaluate import evaluate
     from .store import manifest
 
@@ -81,6 +140,28 @@ def main(argv: list[str] | None = None) -> int:
     else:
         for name, m in result["mechanisms"].items():
             print(f"{name:20s} " + "  ".join(f"{k}={v:.3f}" for k, v in m.items()))
+    return 0
+
+
+def _evaluate_largest(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate_largest
+    from .largest import largest_test_scenes
+    from .store import load, manifest, record_metrics
+    from .train import LARGEST_DISTRACTORS
+
+    scenes = largest_test_scenes(distractors=LARGEST_DISTRACTORS)
+    result = {}
+    for k, entry in manifest("largest").items():
+        name, seed = entry["config"]["mechanism"], entry["config"]["seed"]
+        if args.mechanism and name not in args.mechanism:
+            continue
+        result[k] = metrics = evaluate_largest(load(name, task="largest", seed=seed), scenes)
+        if args.record:
+            record_metrics(name, metrics, task="largest", seed=seed)
+        if not args.json:
+            print(f"{k:32s} {json.dumps(metrics)}", flush=True)
+    if args.json:
+        print(json.dumps({"models": result}, indent=2))
     return 0
 
 

@@ -62,7 +62,7 @@ import torch
 from torch import Tensor
 
 from .. import registry
-from ..introspect import AttentionMap
+from ..introspect import AttentionMap, ablate, per_image_mean
 from .model import NAMES, LabNet, LabOutput, mechanism_of
 from .scenes import CLASSES, IMAGE_SIZE, PHOTO_OF, SceneBatch, class_photos, test_scenes
 
@@ -306,3 +306,62 @@ def channel_examples(model: LabNet, scenes: SceneBatch, indices: list[int] | Non
     images = batch.permute(0, 2, 3, 1).numpy()  # E 3 H W -> E H W 3
     return ChannelExamples(images, names, gates, out.features, out.logits,
                            top_channel(model, gates, out.features, out.logits), len(one_each))
+
+
+# --- the second task (attn_edu.lab.largest): accuracy, the pointing game, ablations ---------------
+
+CHUNK = 250
+"""Scenes per forward when evaluating the second task (1000 scenes' token maps at once would take
+gigabytes)."""
+
+
+@torch.no_grad()
+def _logits(model: LabNet, images: Tensor, edits: dict | None = None) -> Tensor:
+    parts = []
+    for i in range(0, len(images), CHUNK):
+        if edits is None:
+            parts.append(model(images[i : i + CHUNK]))
+        else:
+            with ablate(model, edits):
+                parts.append(model(images[i : i + CHUNK]))
+    return torch.cat(parts)
+
+
+def sites(model: LabNet) -> list[str]:
+    """The ablation sites (:func:`attn_edu.ablate`) a forward of ``model`` passes, in call order:
+    ``["attention/spatial", ...]``; ``[]`` for a model without attention."""
+    if model.mechanism == "none":
+        return []
+    with torch.no_grad(), ablate(model, {}) as seen:
+        model.eval()(torch.zeros(1, 3, IMAGE_SIZE, IMAGE_SIZE))
+    return list(seen)
+
+
+def ablation_accuracy(model: LabNet, scenes: SceneBatch) -> dict[str, float]:
+    """``{site: accuracy}`` with that one site's weights replaced by their per-image mean
+    (:func:`attn_edu.per_image_mean`: a gate that no longer tells positions, channels or branches
+    apart, softmax attention made uniform), every other weight as trained."""
+    model.eval()
+    return {site: float((_logits(model, scenes.images, {site: per_image_mean}).argmax(1) == scenes.labels)
+                        .double().mean()) for site in sites(model)}
+
+
+def evaluate_largest(model: LabNet, scenes: SceneBatch | None = None) -> dict:
+    """The second task's metrics of one model on ``scenes`` (default: its test set,
+    :func:`attn_edu.lab.largest_test_scenes` with the training's distractors): ``accuracy``; for
+    spatial and token mechanisms ``pointing_game`` (does the map's maximum fall in the *largest*
+    disc's box) and ``pointing_chance``; ``ablation``: :func:`ablation_accuracy`."""
+    from .largest import largest_test_scenes
+    from .train import LARGEST_DISTRACTORS
+
+    scenes = largest_test_scenes(distractors=LARGEST_DISTRACTORS) if scenes is None else scenes
+    model.eval()
+    out: dict = {"accuracy": float((_logits(model, scenes.images).argmax(1) == scenes.labels).double().mean())}
+    if map_kind(model.name) == "spatial":
+        maps = torch.cat([attention_map(model, scenes.images[i : i + CHUNK])[1]
+                          for i in range(0, len(scenes), CHUNK)])
+        out["pointing_game"] = float(pointing(maps, scenes.boxes).double().mean())
+        out["pointing_chance"] = float(scenes.box_share.mean())
+    if model.mechanism != "none":
+        out["ablation"] = ablation_accuracy(model, scenes)
+    return out

@@ -27,6 +27,11 @@ with one setting of the mechanism changed (SE's reduction, CBAM's order, BAM's c
 Attention's normalization, EMSA's reduction ratio), or with the mechanism after *every* conv block
 (``se_stages``, ``sk_stages``: the papers' analyses by depth). A variant is trained and shipped like the ten;
 ``model.name`` is the variant, ``model.mechanism`` the registry mechanism it instantiates.
+
+**Controls** (:data:`CONTROLS`), for the claims of the second task (:mod:`attn_edu.lab.largest`):
+``none_max``, the backbone with global *max* pooling in place of the average, and ``none_wide``,
+the backbone widened to :data:`WIDE_CHANNELS` so that it has as many parameters as the largest of the
+ten in the slot (DANet): an "attention helps" statement has to beat both, not only ``none``.
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ from torch import Tensor, nn
 
 from .. import registry
 from ..introspect import AttentionMap, capture
-from ..mechanisms import BAMBlock, CBAMBlock, EMSA, ExternalAttention, SEAttention
+from ..mechanisms import BAMBlock, CBAMBlock, EMSA, ExternalAttention, PSA, SEAttention, SKAttention
 from .scenes import CLASSES
 
 CHANNELS = 64
@@ -96,8 +101,31 @@ VARIANTS: dict[str, Variant] = {
 }
 """The lab's ablation models, trained and shipped like the ten (see the module docstring)."""
 
+LARGEST_VARIANTS: dict[str, Variant] = {
+    "sk_k33": Variant("sk", lambda c: SKAttention(channel=c, kernels=(3, 3), reduction=8, group=min(32, c // 2)),
+                      "SK with two 3x3 branches (one scale)"),
+    "psa_k3": Variant("psa", lambda c: PSA(channel=c, reduction=4, conv_kernels=(3, 3, 3, 3),
+                                           conv_groups=(2, 4, 8, 16)),
+                      "PSA with four 3x3 branches (one scale, the default groups)"),
+}
+"""Variants trained for the second task only (its multi-scale claims)."""
+
+
+WIDE_CHANNELS = 90
+"""Width of ``none_wide``'s blocks 2-4: the width whose parameter count is nearest the largest
+LabNet of the ten (DANet's 172,983; ``none_wide`` has 173,643); a test recomputes it."""
+
+CONTROLS: dict[str, str] = {
+    "none_max": "no attention, global max pooling",
+    "none_wide": f"no attention, blocks 2-4 {WIDE_CHANNELS} channels wide (as many parameters as DANet's)",
+}
+"""The controls of the second task (see the module docstring): name -> one line for tables."""
+
 NAMES = ("none", *registry.MECHANISMS, *VARIANTS)
-"""The lab's models: ``"none"`` (the backbone without attention), the ten mechanisms, the variants."""
+"""The first task's models: ``"none"`` (the backbone without attention), the ten mechanisms, the variants."""
+
+MODELS = (*NAMES, *CONTROLS, *LARGEST_VARIANTS)
+"""Every model :class:`LabNet` builds: :data:`NAMES`, the controls and the second task's own variants."""
 
 
 def mechanism_of(name: str) -> str:
@@ -106,10 +134,10 @@ def mechanism_of(name: str) -> str:
 
 
 def _resolve(name: str) -> tuple[str, Callable[[int], nn.Module] | None, tuple[int, ...]]:
-    if name == "none":
+    if name == "none" or name in CONTROLS:
         return "none", None, ()
-    if name in VARIANTS:
-        v = VARIANTS[name]
+    if name in VARIANTS or name in LARGEST_VARIANTS:
+        v = VARIANTS.get(name) or LARGEST_VARIANTS[name]
         return v.mechanism, v.make, v.stages
     return name, registry.get(name).build, (4,)
 
@@ -150,7 +178,7 @@ class LabNet(nn.Module):
     """Backbone + attention slot + linear classifier.
 
     Args:
-        mechanism: a name of :data:`NAMES`: ``"none"``, a registry mechanism or a variant.
+        mechanism: a name of :data:`MODELS`: ``"none"``, a control, a registry mechanism or a variant.
         num_classes: number of output classes.
 
     Attributes:
@@ -168,16 +196,18 @@ class LabNet(nn.Module):
 
     def __init__(self, mechanism: str = "none", num_classes: int = len(CLASSES)) -> None:
         super().__init__()
-        if mechanism not in NAMES:
-            raise ValueError(f"LabNet: unknown mechanism {mechanism!r}; known: {', '.join(NAMES)}")
+        if mechanism not in MODELS:
+            raise ValueError(f"LabNet: unknown mechanism {mechanism!r}; known: {', '.join(MODELS)}")
         self.name = mechanism
         self.mechanism, make, stages = _resolve(mechanism)
-        self.backbone = nn.Sequential(_conv(3, 32, 2), _conv(32, CHANNELS, 2), _conv(CHANNELS, CHANNELS, 1),
-                                      _conv(CHANNELS, CHANNELS, 1))
+        width = WIDE_CHANNELS if mechanism == "none_wide" else CHANNELS
+        self.pool = "max" if mechanism == "none_max" else "mean"
+        self.backbone = nn.Sequential(_conv(3, 32, 2), _conv(32, width, 2), _conv(width, width, 1),
+                                      _conv(width, width, 1))
         self.attention = nn.Identity() if make is None else make(CHANNELS)
         early = {} if make is None else {str(i): make(STAGE_CHANNELS[i - 1]) for i in stages if i != 4}
         self.early = nn.ModuleDict(early)
-        self.classifier = nn.Linear(CHANNELS, num_classes)
+        self.classifier = nn.Linear(width, num_classes)
         self.register_buffer("mean", torch.tensor([0.5, 0.5, 0.5]).view(1, 3, 1, 1), persistent=False)
 
     def features(self, x: Tensor) -> Tensor:
@@ -197,9 +227,12 @@ class LabNet(nn.Module):
             return f
         return registry.get(self.mechanism).apply(self.attention if module is None else module, f)  # B C H W
 
+    def pooled(self, attended: Tensor) -> Tensor:
+        """Global pooling of the slot's output: the mean over the grid (the max for ``none_max``)."""
+        return attended.amax(dim=(2, 3)) if self.pool == "max" else attended.mean(dim=(2, 3))  # B C H W -> B C
+
     def forward(self, x: Tensor) -> Tensor:
-        z = self.attend(self.features(x)).mean(dim=(2, 3))  # B C H W -> B C
-        return self.classifier(z)
+        return self.classifier(self.pooled(self.attend(self.features(x))))  # B C H W -> B C -> B K
 
     def run(self, images: Tensor, *, detach: bool = True) -> LabOutput:
         """One forward with everything: logits, the slot's input and output, and every emitted map.
@@ -216,7 +249,7 @@ class LabNet(nn.Module):
         with hooks as maps:
             features = self.features(images)  # B 3 64 64 -> B C H W
             attended = self.attend(features)  # B C H W
-            logits = self.classifier(attended.mean(dim=(2, 3)))  # B C H W -> B C -> B K
+            logits = self.classifier(self.pooled(attended))  # B C H W -> B C -> B K
         return LabOutput(logits, features, attended, {m.key: m for m in maps})
 
 

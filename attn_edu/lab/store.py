@@ -13,6 +13,11 @@ training started from (``build(name, config.seed)``), shipped as ``NAME.untraine
 ``untrained_sha256`` (a hash of the state_dict's tensors) also lets :func:`untrained` check that
 the file is exactly that initialisation, and that a rebuild from the seed still gives it (a torch
 upgrade that changes initialisers is noticed).
+
+**The second task** (``task="largest"``) keeps its models apart, in ``weights/largest/`` with a
+manifest of its own, one model per name *and seed* (key ``NAME.sSEED``, file ``NAME.sSEED.pt``),
+in the same format; no untrained files (its metrics need no baseline; ``untrained_sha256`` is
+recorded all the same).
 """
 
 from __future__ import annotations
@@ -28,6 +33,32 @@ from .model import LabNet, build
 
 WEIGHTS_DIR = Path(__file__).with_name("weights")
 MANIFEST = WEIGHTS_DIR / "manifest.json"
+LARGEST_DIR = WEIGHTS_DIR / "largest"
+
+
+def _dir(task: str) -> Path:
+    """The folder of ``task``'s weights and manifest (read at call time: tests move them)."""
+    if task == "objects":
+        return WEIGHTS_DIR
+    if task == "largest":
+        return LARGEST_DIR
+    raise ValueError(f"lab.store: task must be 'objects' or 'largest', got {task!r}")
+
+
+def _manifest_path(task: str) -> Path:
+    return MANIFEST if task == "objects" else _dir(task) / "manifest.json"
+
+
+def key(name: str, task: str = "objects", seed: int | None = None) -> str:
+    """The manifest key of a model: ``name`` for the first task, ``NAME.sSEED`` for the second."""
+    _dir(task)
+    if task == "objects":
+        if seed not in (None, 0):
+            raise ValueError(f"lab.store: the first task ships seed 0 only, got seed={seed!r}")
+        return name
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"lab.store: the second task needs an int seed, got {seed!r}")
+    return f"{name}.s{seed}"
 
 
 def sha256_file(path: Path) -> str:
@@ -45,14 +76,15 @@ def state_sha256(state: dict) -> str:
     return h.hexdigest()
 
 
-def manifest() -> dict:
-    """The manifest (``{}`` if nothing has been shipped yet)."""
-    return json.loads(MANIFEST.read_text()) if MANIFEST.exists() else {}
+def manifest(task: str = "objects") -> dict:
+    """The manifest of ``task``'s models (``{}`` if nothing has been shipped yet)."""
+    path = _manifest_path(task)
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
-def _write_manifest(m: dict) -> None:
+def _write_manifest(m: dict, task: str = "objects") -> None:
     """Write the manifest: one place, one format (sorted keys, 2-space indent, final newline)."""
-    MANIFEST.write_text(json.dumps(m, indent=2, sort_keys=True) + "\n")
+    _manifest_path(task).write_text(json.dumps(m, indent=2, sort_keys=True) + "\n")
 
 
 def _write_state(path: Path, model: LabNet) -> None:
@@ -71,17 +103,20 @@ def _check_initialisation(name: str, model: LabNet, entry: dict) -> str:
     return digest
 
 
-def _entry(name: str) -> dict:
-    m = manifest()
-    if name not in m:
-        raise ValueError(f"no shipped weights for {name!r} in {MANIFEST}; shipped: {', '.join(m) or 'none'}")
-    return m[name]
+def _entry(name: str, task: str = "objects", seed: int | None = None) -> dict:
+    m, k = manifest(task), key(name, task, seed)
+    if k not in m:
+        shipped = ", ".join(m) if len(m) < 40 else f"{len(m)} models"
+        raise ValueError(f"no shipped weights for {k!r} in {_dir(task) / 'manifest.json'}; "
+                         f"shipped: {shipped or 'none'}")
+    return m[k]
 
 
-def load(name: str) -> LabNet:
-    """The trained model ``name`` from the shipped weights, checksum verified, in eval mode."""
-    entry = _entry(name)
-    return _load_checked(WEIGHTS_DIR / entry["file"], entry["sha256"], name)
+def load(name: str, *, task: str = "objects", seed: int | None = None) -> LabNet:
+    """The trained model ``name`` from the shipped weights, checksum verified, in eval mode
+    (``task="largest"``: the second task's model of ``seed``)."""
+    entry = _entry(name, task, seed)
+    return _load_checked(_dir(task) / entry["file"], entry["sha256"], name)
 
 
 def _load_checked(path: Path, sha256: str, name: str) -> LabNet:
@@ -118,20 +153,23 @@ def save_untrained(name: str) -> Path:
     return path
 
 
-def save(name: str, model: LabNet, record: dict) -> Path:
-    """Write ``NAME.pt`` and update its manifest entry with ``record`` plus file, sha256, bytes."""
-    WEIGHTS_DIR.mkdir(exist_ok=True)
-    path = WEIGHTS_DIR / f"{name}.pt"
+def save(name: str, model: LabNet, record: dict, *, task: str = "objects",
+         seed: int | None = None) -> Path:
+    """Write ``NAME.pt`` (``NAME.sSEED.pt``) and update its manifest entry with ``record`` plus file,
+    sha256, bytes."""
+    k = key(name, task, seed)
+    _dir(task).mkdir(exist_ok=True)
+    path = _dir(task) / f"{k}.pt"
     _write_state(path, model)
-    m = manifest()
-    m[name] = {"file": path.name, "sha256": sha256_file(path), "bytes": path.stat().st_size,
-               "torch": torch.__version__, **record}
-    _write_manifest(m)
+    m = manifest(task)
+    m[k] = {"file": path.name, "sha256": sha256_file(path), "bytes": path.stat().st_size,
+            "torch": torch.__version__, **record}
+    _write_manifest(m, task)
     return path
 
 
-def record_metrics(name: str, metrics: dict) -> None:
+def record_metrics(name: str, metrics: dict, *, task: str = "objects", seed: int | None = None) -> None:
     """Replace the recorded metrics of ``name`` (after a change of the evaluation, not of the weights)."""
-    m = manifest()
-    m[name]["metrics"] = metrics
-    _write_manifest(m)
+    m = manifest(task)
+    m[key(name, task, seed)]["metrics"] = metrics
+    _write_manifest(m, task)

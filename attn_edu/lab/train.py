@@ -14,6 +14,14 @@ Denormal floats are flushed to zero during training (``torch.set_flush_denormal(
 attention sharpens, softmax weights underflow into the denormal range, which is an order of
 magnitude slower on CPUs and changes nothing else that matters.
 
+**The second task** (``task="largest"``, :mod:`attn_edu.lab.largest`; :func:`largest_config`):
+the same recipe at :data:`LARGEST_EPOCHS` epochs, in torch's ``channels_last`` memory format (the
+grouped and depthwise convolutions of PSA and EMSA train 2-3x faster in it on CPUs), and with the
+training scenes of one stream (``data_seed`` 0) for every seed: the seeds vary the initialisation
+and the order, so the spread over seeds is the spread of training, on the same data.
+A process that trains several models on the same scenes makes them once (:func:`task_scenes`
+keeps the last epochs it made).
+
 With the same config, torch version and thread count the run is bit-for-bit repeatable; across
 machines the floats may differ in the last bits, which is why the shipped weights, not a re-run,
 are what the book and the tests evaluate.
@@ -30,8 +38,35 @@ import torch
 import torch.nn.functional as F
 
 from ..measure import threads
-from .model import LabNet, build
-from .scenes import make_scenes
+from ..registry import MECHANISMS
+from .largest import make_largest_scenes
+from .model import CONTROLS, LabNet, build
+from .scenes import SceneBatch, make_scenes
+
+TASKS = ("objects", "largest")
+"""The lab's tasks: ``"objects"`` (:mod:`attn_edu.lab.scenes`, where the maps are judged) and
+``"largest"`` (:mod:`attn_edu.lab.largest`, where accuracy is)."""
+LARGEST_EPOCHS = 4
+"""Epochs of 3200 scenes for the second task (200 steps of 64), chosen by the 30-minute budget for
+its 69 models (the ten, the three controls and the ten variants of the claims, three seeds each):
+one training step of the ten and the backbone together took 1.3 s (channels_last, 2 threads, this
+project's 2-core machine), which puts the 69 near 30 minutes. ``python -m attn_edu.lab steps``
+measures accuracy against length for the pooling controls and self-attention."""
+LARGEST_DISTRACTORS = "any"
+"""The second task's distractor classes: from all five, the label's included (no shortcut; see
+:mod:`attn_edu.lab.largest`)."""
+LARGEST_SEEDS = (0, 1, 2)
+"""The seeds every model of the second task is trained with."""
+CLAIM_VARIANTS = ("se_r2", "se_r32", "sk_k33", "psa_k3", "cbam_spatial_channel", "cbam_parallel", "bam_d1",
+                  "external_attention_softmax", "emsa_s1", "emsa_s4")
+"""The variants the chapters' accuracy claims compare on the second task (:data:`~attn_edu.lab.VARIANTS`)."""
+STEPS_MODELS = ("none", "none_max", "self_attention")
+"""The models of the training-length study (``python -m attn_edu.lab steps``): the two pooling
+controls and the mechanism that did best in the feasibility study."""
+STEPS_EPOCHS = (2, 4, 8, 16)
+"""Training lengths of that study, in epochs of 3200 scenes (100 to 800 steps)."""
+LARGEST_MODELS = ("none", *CONTROLS, *MECHANISMS, *CLAIM_VARIANTS)
+"""The second task's models, each trained at every seed of :data:`LARGEST_SEEDS`."""
 
 
 @dataclass(frozen=True)
@@ -45,9 +80,60 @@ class TrainConfig:
     weight_decay: float = 1e-4
     warmup: float = 0.15  # share of the steps spent warming up
     threads: int = 2
+    task: str = "objects"
+    data_seed: int | None = None  # the training scenes' stream; None: ``seed`` (the first task's rule)
+    channels_last: bool = False
+    distractors: str | None = None  # the second task's distractor classes; None: LARGEST_DISTRACTORS
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"TrainConfig: task must be one of {TASKS}, got {self.task!r}")
 
     def asdict(self) -> dict:
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        """The config a manifest recorded (one written before a field existed gets its default)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"TrainConfig: unknown field(s) {', '.join(unknown)} in {d!r}")
+        return cls(**d)
+
+
+def largest_config(mechanism: str, seed: int = 0) -> TrainConfig:
+    """The second task's recipe for ``mechanism`` at ``seed`` (see the module docstring)."""
+    return TrainConfig(mechanism, seed=seed, epochs=LARGEST_EPOCHS, task="largest", data_seed=0, channels_last=True)
+
+
+_CACHE: dict[tuple, SceneBatch] = {}
+
+
+def task_scenes(task: str, n: int, seed: int, split: str = "train", start: int = 0, *,
+                cache: bool = False, distractors: str | None = None) -> SceneBatch:
+    """Scenes ``start .. start+n-1`` of ``task``'s stream ``(split, seed)``; the second task's
+    scenes are made with ``distractors`` (default :data:`LARGEST_DISTRACTORS`). With ``cache``, the
+    last :data:`_CACHE_SIZE` batches asked for are kept, so models trained one after another on the
+    same scenes share them."""
+    distractors = LARGEST_DISTRACTORS if distractors is None else distractors
+    key = (task, n, seed, split, start, distractors)
+    if key not in _CACHE or not cache:
+        if task == "objects":
+            made = make_scenes(n, seed, split, start=start)
+        elif task == "largest":
+            made = make_largest_scenes(n, seed, split, start=start, distractors=distractors)
+        else:
+            raise ValueError(f"task_scenes: task must be one of {TASKS}, got {task!r}")
+        if not cache:
+            return made
+        while len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = made
+    return _CACHE[key]
+
+
+_CACHE_SIZE = 16
 
 
 class _Progress:
@@ -95,6 +181,8 @@ def train(config: TrainConfig, *, progress: bool = True, max_steps: int | None =
 
 def _train(config: TrainConfig, progress: bool, max_steps: int | None) -> tuple[LabNet, dict]:
     model = build(config.mechanism, config.seed)
+    fmt = torch.channels_last if config.channels_last else torch.contiguous_format
+    model = model.to(memory_format=fmt)  # type: ignore[call-overload]  # torch accepts it; the stubs do not
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = config.scenes_per_epoch // config.batch_size
     total = config.epochs * steps_per_epoch
@@ -111,11 +199,14 @@ def _train(config: TrainConfig, progress: bool, max_steps: int | None) -> tuple[
             n = config.scenes_per_epoch
             if max_steps is not None:
                 n = min(n, max_steps * config.batch_size)
-            data = make_scenes(n, config.seed, "train", start=epoch * config.scenes_per_epoch)
+            data_seed = config.seed if config.data_seed is None else config.data_seed
+            data = task_scenes(config.task, n, data_seed, "train", start=epoch * config.scenes_per_epoch,
+                               cache=config.data_seed is not None, distractors=config.distractors)
+            images = data.images.contiguous(memory_format=fmt)
             order = torch.randperm(len(data), generator=gen)
             for b in range(len(data) // config.batch_size):
                 idx = order[b * config.batch_size : (b + 1) * config.batch_size]
-                loss = F.cross_entropy(model(data.images[idx]), data.labels[idx])
+                loss = F.cross_entropy(model(images[idx]), data.labels[idx])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -127,5 +218,5 @@ def _train(config: TrainConfig, progress: bool, max_steps: int | None) -> tuple[
                     break
             if max_steps is not None and step >= max_steps:
                 break
-    model.eval()
+    model = model.to(memory_format=torch.contiguous_format).eval()
     return model, {"losses": losses, "train_seconds": time.perf_counter() - t0}

@@ -133,8 +133,9 @@ class BAMBlock(AttentionModule):
 
     def forward(self, x: Tensor) -> Tensor:
         _checks.expect_shape(type(self).__name__, "x", x, "B C H W", C=self.channel)
-        mc = self.channel_branch(x)[:, :, None, None]  # B C -> B C 1 1
-        ms = self.spatial_branch(x)[:, None]  # B H W -> B 1 H W
+        # the branches' outputs, before the sigmoid, are the sites an ablation may replace
+        mc = self._site("channel", self.channel_branch(x)[:, :, None, None])  # B C -> B C 1 1
+        ms = self._site("spatial", self.spatial_branch(x)[:, None])  # B H W -> B 1 H W
         if self.combine == "sum":
             # Eq. (2): M(F) = sigma(M_c(F) + M_s(F))
             m = torch.sigmoid(mc + ms)  # B C 1 1, B 1 H W -> B C H W

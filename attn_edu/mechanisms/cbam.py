@@ -130,21 +130,22 @@ class CBAMBlock(AttentionModule):
         _checks.expect_shape(type(self).__name__, "x", x, "B C H W", C=self.channel)
         hw = (x.shape[2], x.shape[3])
         if self.order == "channel-spatial":
-            mc = self.channel_attention(x)  # B C
+            mc = self._site("channel", self.channel_attention(x))  # B C (an ablation may replace it)
             # Eq. (1): F' = M_c(F) * F
             f1 = x * mc[:, :, None, None]  # B C, B C H W -> B C H W
-            ms = self.spatial_attention(f1)  # B H W
+            ms = self._site("spatial", self.spatial_attention(f1))  # B H W (an ablation may replace it)
             # Eq. (1): F'' = M_s(F') * F'
             out = f1 * ms[:, None]  # B H W, B C H W -> B C H W
         elif self.order == "spatial-channel":
-            ms = self.spatial_attention(x)  # B H W
+            ms = self._site("spatial", self.spatial_attention(x))  # B H W (an ablation may replace it)
             # F' = M_s(F) * F
             f1 = x * ms[:, None]  # B H W, B C H W -> B C H W
-            mc = self.channel_attention(f1)  # B C
+            mc = self._site("channel", self.channel_attention(f1))  # B C (an ablation may replace it)
             # F'' = M_c(F') * F'
             out = f1 * mc[:, :, None, None]  # B C, B C H W -> B C H W
         else:  # parallel
-            mc, ms = self.channel_attention(x), self.spatial_attention(x)  # B C, B H W
+            mc = self._site("channel", self.channel_attention(x))  # B C (an ablation may replace it)
+            ms = self._site("spatial", self.spatial_attention(x))  # B H W
             # F'' = F * M_c(F) * M_s(F)
             out = x * mc[:, :, None, None] * ms[:, None]  # B C H W -> B C H W
         self._emit("channel", mc, "B C", "channel")

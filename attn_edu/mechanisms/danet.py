@@ -155,6 +155,7 @@ class DAModule(AttentionModule):
             # Eq. (1): s_ji = exp(B_i . C_j) / sum_i exp(B_i . C_j), no 1/sqrt(d)
             s = torch.softmax(q @ k.transpose(1, 2), dim=-1)  # B N c, B c M -> B N M
             self._emit("position", s[:, None], "B h N M", "token", hw=(h, w), kv_hw=(h, w))  # B N M -> B h N M
+            s = self._site("position", s)  # B N M (an ablation may replace it)
             ctx = s @ v  # B N M, B M C -> B N C
         else:
             # Eq. (1) fused: softmax(Q K^T) V with scale=1.0
@@ -177,6 +178,7 @@ class DAModule(AttentionModule):
         # Eq. (3): x_ji = exp(A_i . A_j) / sum_i exp(A_i . A_j)
         x_aff = torch.softmax(energy, dim=-1)  # B C C
         self._emit("channel_affinity", x_aff, "B C C", "channel")
+        x_aff = self._site("channel_affinity", x_aff)  # B C C (an ablation may replace it)
         ctx = (x_aff @ a_flat).unflatten(2, (h, w))  # B C C, B C N -> B C N -> B C H W
         # Eq. (4): E_j = beta * sum_i x_ji A_i + A_j
         return self.beta * ctx + a  # B C H W

@@ -149,6 +149,7 @@ class ECAAttention(AttentionModule):
         # Eq. (9): omega = sigma(C1D_k(y)), the channels read as a length-C sequence
         w = torch.sigmoid(self.channel_conv(y))  # B C -> B C
         self._emit("channel", w, "B C", "channel")
+        w = self._site("channel", w)  # B C (an ablation may replace it)
         # x~_c = omega_c * x_c
         return x * w[:, :, None, None]  # B C, B C H W -> B C H W
 

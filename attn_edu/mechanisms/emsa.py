@@ -285,13 +285,16 @@ class EMSA(AttentionModule):
             # Eq. (EMSA-softmax): Softmax(.) over the keys
             attn = logits.softmax(dim=-1)  # B h N M
             self._emit("heads", attn, "B h N M", "token", hw=hw, kv_hw=kv_hw)
-            if self.transform:
+            if not self.transform:
+                attn = self._site("heads", attn)  # B h N M (an ablation may replace it)
+            else:
                 if attn.shape[-2] * attn.shape[-1] > 1:
                     # Eq. (EMSA-IN): IN(.), instance norm of each head's N x M map
                     attn = self.transform_norm(attn)  # B h N M
                 else:  # one element: x - mean(x) = 0 (InstanceNorm2d refuses a 1x1 map)
                     attn = attn - attn
                 self._emit("heads_normalized", attn, "B h N M", "token", hw=hw, kv_hw=kv_hw)
+                attn = self._site("heads_normalized", attn)  # B h N M (an ablation may replace it)
         return attn.to(dtype)
 
     def _attend_fast(self, queries: Tensor, k_in: Tensor, v_in: Tensor) -> Tensor:

@@ -122,6 +122,7 @@ class ExternalAttention(AttentionModule):
             # Eq. (EA-single-softmax): single softmax over the memory units (self-attention's normalisation)
             attn = attn.softmax(dim=2)  # B N S
         self._emit("memory", attn, "B N S", "memory")
+        attn = self._site("memory", attn)  # B N S (an ablation may replace it)
         # Eq. (EA-out): F_out = A M_v
         return self.mv(attn)  # B N S -> B N C
 

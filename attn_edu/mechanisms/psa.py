@@ -162,6 +162,7 @@ class PSA(AttentionModule):
         # Eq. (softmax): att_i = exp(Z_i) / sum_j exp(Z_j), per channel across the S scales
         att = torch.softmax(z, dim=1)  # B K C
         self._emit("branch", att, "B K C", "branch")
+        att = self._site("branch", att)  # B K C (an ablation may replace it)
         # Eq. (reweight): Y_i = F_i * att_i
         y = f * att[:, :, :, None, None]  # B K C, B K C H W -> B K C H W
         # Eq. (concat): Out = Cat([Y_0, ..., Y_{S-1}])

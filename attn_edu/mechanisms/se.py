@@ -74,6 +74,7 @@ class SEAttention(AttentionModule):
         # Eq. (3): s = sigma(W_2 delta(W_1 z))
         s = torch.sigmoid(self.fc2(torch.relu(self.fc1(z))))  # B C
         self._emit("channel", s, "B C", "channel")
+        s = self._site("channel", s)  # B C (an ablation may replace it)
         # Eq. (4): x~_c = s_c * u_c
         return x * s[:, :, None, None]  # B C, B C H W -> B C H W
 

@@ -195,6 +195,7 @@ class ScaledDotProductAttention(AttentionModule):
             # Eq. (1): softmax over the keys
             attn = logits.softmax(dim=-1)  # B h N M
             self._emit("heads", attn, "B h N M", "token")
+            attn = self._site("heads", attn)  # B h N M (an ablation may replace it)
             # Eq. (1): the weighted sum of the values
             out = self.dropout(attn) @ v  # B h N M, B h M d -> B h N d
         else:

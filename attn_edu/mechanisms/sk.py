@@ -174,7 +174,7 @@ class SKAttention(AttentionModule):
         # Eq. (5): a_{k,c} = exp(A_{k,c} z) / sum_k' exp(A_{k',c} z)
         a = torch.softmax(logits, dim=1)  # B K C
         self._emit("branch", a, "B K C", "branch")
-        return a
+        return self._site("branch", a)  # B K C (an ablation may replace it)
 
     def _forward_fast(self, x: Tensor) -> Tensor:
         """Eqs. (1)-(6) without the stacked ``B K C H W`` tensor; BN folded into the convolutions in eval."""
