@@ -90,7 +90,13 @@ class TrainConfig:
             raise ValueError(f"TrainConfig: task must be one of {TASKS}, got {self.task!r}")
 
     def asdict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The config as the manifest records it; the second task's fields are left out where they
+        hold their defaults, so a first-task config reads as it always did."""
+        d = dataclasses.asdict(self)
+        for f in _SECOND_TASK_FIELDS:
+            if d[f.name] == f.default:
+                del d[f.name]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
@@ -100,6 +106,10 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"TrainConfig: unknown field(s) {', '.join(unknown)} in {d!r}")
         return cls(**d)
+
+
+_SECOND_TASK_FIELDS = [f for f in dataclasses.fields(TrainConfig)
+                       if f.name in ("task", "data_seed", "channels_last", "distractors")]
 
 
 def largest_config(mechanism: str, seed: int = 0) -> TrainConfig:
