@@ -172,33 +172,44 @@ def capture(model: nn.Module, *, detach: bool = True) -> Iterator[list[Attention
     Yields:
         A list that fills with one AttentionMap per emitted tensor, in call order.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"capture: model must be a torch.nn.Module, got {type(model).__name__}")
     maps: list[AttentionMap] = []
-    hooked: list[AttentionModule] = []
-    for path, module in model.named_modules():
-        if not isinstance(module, AttentionModule):
-            continue
-        if module._attn_sink is not None:
-            raise RuntimeError(f"capture: {type(module).__name__} at {path!r} is already being captured")
-        mech = type(module).__name__
 
-        def sink(name, tensor, dims, kind, hw, kv_hw, _path=path, _mech=mech):
+    def sink_for(path: str, mech: str) -> Callable[..., None]:
+        def sink(name, tensor, dims, kind, hw, kv_hw):
             if kind not in KINDS:
-                raise ValueError(f"{_mech}: emitted kind {kind!r}, expected one of {KINDS}")
+                raise ValueError(f"{mech}: emitted kind {kind!r}, expected one of {KINDS}")
             if len(dims.split()) != tensor.dim():
-                raise ValueError(f"{_mech}: emitted {name!r} with dims {dims!r} but shape {tuple(tensor.shape)}")
-            maps.append(AttentionMap(_path, _mech, name, kind, dims, tensor.detach() if detach else tensor, hw, kv_hw))
+                raise ValueError(f"{mech}: emitted {name!r} with dims {dims!r} but shape {tuple(tensor.shape)}")
+            maps.append(AttentionMap(path, mech, name, kind, dims, tensor.detach() if detach else tensor, hw, kv_hw))
 
-        module._attn_sink = sink
-        hooked.append(module)
-    if not hooked:
-        raise ValueError(f"capture: {type(model).__name__} contains no attn_edu mechanism")
-    try:
+        return sink
+
+    with _hooked(model, "_attn_sink", sink_for, "capture", "captured"):
         yield maps
+
+
+@contextlib.contextmanager
+def _hooked(model: nn.Module, attr: str, make: Callable[[str, str], Callable], who: str,
+            doing: str) -> Iterator[None]:
+    """Set ``attr`` of every mechanism in ``model`` to ``make(path, class name)`` while the block
+    runs, and back to None after it (also when it raises): :func:`capture`'s and :func:`ablate`'s
+    hooks. A mechanism already hooked is a RuntimeError, a model without one a ValueError; both
+    before anything is set."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"{who}: model must be a torch.nn.Module, got {type(model).__name__}")
+    found = [(path, m) for path, m in model.named_modules() if isinstance(m, AttentionModule)]
+    if not found:
+        raise ValueError(f"{who}: {type(model).__name__} contains no attn_edu mechanism")
+    for path, module in found:
+        if getattr(module, attr) is not None:
+            raise RuntimeError(f"{who}: {type(module).__name__} at {path!r} is already being {doing}")
+    for path, module in found:
+        setattr(module, attr, make(path, type(module).__name__))
+    try:
+        yield
     finally:
-        for module in hooked:
-            module._attn_sink = None
+        for _, module in found:
+            setattr(module, attr, None)
 
 
 def per_image_mean(t: Tensor) -> Tensor:
@@ -225,39 +236,27 @@ def ablate(model: nn.Module, edits: dict[str, Callable[[Tensor], Tensor]]) -> It
         site cannot pass silently as "no effect". While it is open, modules with a fused path run
         their readable one (as while capturing).
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"ablate: model must be a torch.nn.Module, got {type(model).__name__}")
     if not isinstance(edits, dict) or not all(isinstance(k, str) and callable(f) for k, f in edits.items()):
         raise TypeError(f"ablate: edits must be a dict of site key -> function, got {edits!r}")
     seen: list[str] = []
-    hooked: list[AttentionModule] = []
-    for path, module in model.named_modules():
-        if not isinstance(module, AttentionModule):
-            continue
-        if module._site_edit is not None:
-            raise RuntimeError(f"ablate: {type(module).__name__} at {path!r} is already being ablated")
 
-        def edit(name: str, tensor: Tensor, _path: str = path, _mech: str = type(module).__name__) -> Tensor:
-            key = f"{_path}/{name}" if _path else name
+    def edit_for(path: str, mech: str) -> Callable[[str, Tensor], Tensor]:
+        def edit(name: str, tensor: Tensor) -> Tensor:
+            key = f"{path}/{name}" if path else name
             if key not in seen:
                 seen.append(key)
             if key not in edits:
                 return tensor
             out = edits[key](tensor)
             if not isinstance(out, Tensor) or out.shape != tensor.shape:
-                raise ValueError(f"ablate: the edit of {key!r} ({_mech}) must return a tensor of shape "
+                raise ValueError(f"ablate: the edit of {key!r} ({mech}) must return a tensor of shape "
                                  f"{tuple(tensor.shape)}, got {getattr(out, 'shape', type(out).__name__)}")
             return out
 
-        module._site_edit = edit
-        hooked.append(module)
-    if not hooked:
-        raise ValueError(f"ablate: {type(model).__name__} contains no attn_edu mechanism")
-    try:
+        return edit
+
+    with _hooked(model, "_site_edit", edit_for, "ablate", "ablated"):
         yield seen
-    finally:
-        for module in hooked:
-            module._site_edit = None
     missing = [k for k in edits if k not in seen]
     if missing:
         raise ValueError(f"ablate: no forward passed the site(s) {', '.join(missing)}; "

@@ -85,8 +85,7 @@ def test_photos_load_offline(monkeypatch):
 def test_checksum_mismatch_names_the_file(tmp_path, monkeypatch):
     shutil.copytree(store.WEIGHTS_DIR, tmp_path / "weights")
     monkeypatch.setattr(store, "WEIGHTS_DIR", tmp_path / "weights")
-    monkeypatch.setattr(store, "MANIFEST", tmp_path / "weights" / "manifest.json")
-    m = json.loads(store.MANIFEST.read_text())
+    m = json.loads((store.WEIGHTS_DIR / "manifest.json").read_text())
     bad = tmp_path / "weights" / m["cbam"]["file"]
     bad.write_bytes(bad.read_bytes() + b"\0")
     with pytest.raises(ValueError, match="cbam.pt"):

@@ -34,7 +34,7 @@ def _train(name: str, args: argparse.Namespace, seed: int | None = None) -> None
     from .train import TrainConfig, largest_config, train
 
     largest = args.task == "largest"
-    cfg = largest_config(name, 0 if seed is None else seed) if largest else TrainConfig(name)
+    cfg = largest_config(name) if largest else TrainConfig(name)
     if seed is not None:
         cfg = dataclasses.replace(cfg, seed=seed)
     if args.epochs is not None:

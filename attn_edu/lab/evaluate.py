@@ -317,14 +317,10 @@ gigabytes)."""
 
 @torch.no_grad()
 def _logits(model: LabNet, images: Tensor, edits: dict | None = None) -> Tensor:
-    parts = []
-    for i in range(0, len(images), CHUNK):
-        if edits is None:
-            parts.append(model(images[i : i + CHUNK]))
-        else:
-            with ablate(model, edits):
-                parts.append(model(images[i : i + CHUNK]))
-    return torch.cat(parts)
+    if edits is None:
+        return torch.cat([model(chunk) for chunk in images.split(CHUNK)])
+    with ablate(model, edits):
+        return torch.cat([model(chunk) for chunk in images.split(CHUNK)])
 
 
 def sites(model: LabNet) -> list[str]:
@@ -356,10 +352,15 @@ def evaluate_largest(model: LabNet, scenes: SceneBatch | None = None) -> dict:
 
     scenes = largest_test_scenes(distractors=LARGEST_DISTRACTORS) if scenes is None else scenes
     model.eval()
-    out: dict = {"accuracy": float((_logits(model, scenes.images).argmax(1) == scenes.labels).double().mean())}
-    if map_kind(model.name) == "spatial":
-        maps = torch.cat([attention_map(model, scenes.images[i : i + CHUNK])[1]
-                          for i in range(0, len(scenes), CHUNK)])
+    spatial = map_kind(model.name) == "spatial"
+    if spatial:  # the logits of the forward that gives the maps, as evaluate_model's
+        with torch.no_grad():
+            parts = [attention_map(model, chunk) for chunk in scenes.images.split(CHUNK)]
+        logits, maps = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+    else:
+        logits = _logits(model, scenes.images)
+    out: dict = {"accuracy": float((logits.argmax(1) == scenes.labels).double().mean())}
+    if spatial:
         out["pointing_game"] = float(pointing(maps, scenes.boxes).double().mean())
         out["pointing_chance"] = float(scenes.box_share.mean())
     if model.mechanism != "none":

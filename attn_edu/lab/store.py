@@ -32,7 +32,6 @@ import torch
 from .model import LabNet, build
 
 WEIGHTS_DIR = Path(__file__).with_name("weights")
-MANIFEST = WEIGHTS_DIR / "manifest.json"
 LARGEST_DIR = WEIGHTS_DIR / "largest"
 
 
@@ -46,12 +45,12 @@ def _dir(task: str) -> Path:
 
 
 def _manifest_path(task: str) -> Path:
-    return MANIFEST if task == "objects" else _dir(task) / "manifest.json"
+    return _dir(task) / "manifest.json"
 
 
 def key(name: str, task: str = "objects", seed: int | None = None) -> str:
     """The manifest key of a model: ``name`` for the first task, ``NAME.sSEED`` for the second."""
-    _dir(task)
+    _dir(task)  # refuses an unknown task
     if task == "objects":
         if seed not in (None, 0):
             raise ValueError(f"lab.store: the first task ships seed 0 only, got seed={seed!r}")
@@ -107,7 +106,7 @@ def _entry(name: str, task: str = "objects", seed: int | None = None) -> dict:
     m, k = manifest(task), key(name, task, seed)
     if k not in m:
         shipped = ", ".join(m) if len(m) < 40 else f"{len(m)} models"
-        raise ValueError(f"no shipped weights for {k!r} in {_dir(task) / 'manifest.json'}; "
+        raise ValueError(f"no shipped weights for {k!r} in {_manifest_path(task)}; "
                          f"shipped: {shipped or 'none'}")
     return m[k]
 

@@ -30,6 +30,7 @@ are what the book and the tests evaluate.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import sys
 import time
 from dataclasses import dataclass
@@ -93,10 +94,7 @@ class TrainConfig:
         """The config as the manifest records it; the second task's fields are left out where they
         hold their defaults, so a first-task config reads as it always did."""
         d = dataclasses.asdict(self)
-        for f in _SECOND_TASK_FIELDS:
-            if d[f.name] == f.default:
-                del d[f.name]
-        return d
+        return {k: v for k, v in d.items() if k not in _SECOND_TASK_DEFAULTS or v != _SECOND_TASK_DEFAULTS[k]}
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
@@ -108,8 +106,8 @@ class TrainConfig:
         return cls(**d)
 
 
-_SECOND_TASK_FIELDS = [f for f in dataclasses.fields(TrainConfig)
-                       if f.name in ("task", "data_seed", "channels_last", "distractors")]
+_SECOND_TASK_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)
+                         if f.name in ("task", "data_seed", "channels_last", "distractors")}
 
 
 def largest_config(mechanism: str, seed: int = 0) -> TrainConfig:
@@ -117,33 +115,25 @@ def largest_config(mechanism: str, seed: int = 0) -> TrainConfig:
     return TrainConfig(mechanism, seed=seed, epochs=LARGEST_EPOCHS, task="largest", data_seed=0, channels_last=True)
 
 
-_CACHE: dict[tuple, SceneBatch] = {}
-
-
 def task_scenes(task: str, n: int, seed: int, split: str = "train", start: int = 0, *,
                 cache: bool = False, distractors: str | None = None) -> SceneBatch:
     """Scenes ``start .. start+n-1`` of ``task``'s stream ``(split, seed)``; the second task's
     scenes are made with ``distractors`` (default :data:`LARGEST_DISTRACTORS`). With ``cache``, the
-    last :data:`_CACHE_SIZE` batches asked for are kept, so models trained one after another on the
-    same scenes share them."""
+    last 16 batches asked for are kept (shared, not copied), so models trained one after another on
+    the same scenes share them."""
+    if task not in TASKS:
+        raise ValueError(f"task_scenes: task must be one of {TASKS}, got {task!r}")
     distractors = LARGEST_DISTRACTORS if distractors is None else distractors
-    key = (task, n, seed, split, start, distractors)
-    if key not in _CACHE or not cache:
-        if task == "objects":
-            made = make_scenes(n, seed, split, start=start)
-        elif task == "largest":
-            made = make_largest_scenes(n, seed, split, start=start, distractors=distractors)
-        else:
-            raise ValueError(f"task_scenes: task must be one of {TASKS}, got {task!r}")
-        if not cache:
-            return made
-        while len(_CACHE) >= _CACHE_SIZE:
-            _CACHE.pop(next(iter(_CACHE)))
-        _CACHE[key] = made
-    return _CACHE[key]
+    return (_cached_scenes if cache else _make_task_scenes)(task, n, seed, split, start, distractors)
 
 
-_CACHE_SIZE = 16
+def _make_task_scenes(task: str, n: int, seed: int, split: str, start: int, distractors: str) -> SceneBatch:
+    if task == "objects":
+        return make_scenes(n, seed, split, start=start)
+    return make_largest_scenes(n, seed, split, start=start, distractors=distractors)
+
+
+_cached_scenes = functools.lru_cache(maxsize=16)(_make_task_scenes)
 
 
 class _Progress:
