@@ -89,8 +89,9 @@ _patch_nbval()
 # grouping, `--dist loadgroup`, does nothing under pytest 9: xdist 3.8 renames items through
 # `_nodeid`, which pytest 9 no longer reads.) The longest files start first, so that no worker is
 # left with a long one at the end.
-FIRST = ("tests/test_course_students.py", "tests/test_jupyterlab.py", "tests/test_fresh_env.py", "tests/test_lab_weights.py", "tests/test_browser.py")
-"""Test files started before everything else, longest first (about 4, 3, 2½, 2½ and 2 minutes)."""
+FIRST = ("tests/test_course_students.py", "tests/test_jupyterlab.py", "tests/test_fresh_env.py",
+         "tests/test_lab_largest_weights.py", "tests/test_lab_weights.py", "tests/test_browser.py")
+"""Test files started before everything else, longest first (about 4, 3, 2½, 2½, 2½ and 2 minutes)."""
 
 
 def pytest_configure(config):

@@ -146,6 +146,31 @@ class CollectionPeer:
 
 
 @dataclass(frozen=True, kw_only=True)
+class LabClaim:
+    """The accuracy claim of a mechanism's paper that its chapter answers on the lab's second task
+    (:mod:`attn_edu.lab.claims` computes the answer, whatever it is).
+
+    Attributes:
+        says: the claim, in one sentence.
+        pairs: ``(model, against)`` comparisons that answer it, in lab model names
+            (:data:`attn_edu.lab.MODELS`); one against ``"none"`` is an "attention helps"
+            comparison, which the chapter states beside the max-pooling control.
+    """
+
+    says: str
+    pairs: tuple[tuple[str, str], ...]
+
+    def __post_init__(self) -> None:
+        if not self.says or not self.pairs or any(len(p) != 2 for p in self.pairs):
+            raise ValueError(f"LabClaim: expected a sentence and (model, against) pairs, got {self!r}")
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """The models the pairs name, in order of first appearance."""
+        return tuple(dict.fromkeys(name for pair in self.pairs for name in pair))
+
+
+@dataclass(frozen=True, kw_only=True)
 class Mechanism:
     """One mechanism: its paper, how to build and call it, what it costs, what the lab reads.
 
@@ -173,6 +198,8 @@ class Mechanism:
         lab_reads: the name of the emitted tensor the lab's metrics read from the slot's module
             (its kind decides how: see :mod:`attn_edu.lab.evaluate`).
         collection: the collection's module at ``compat_call`` (:class:`CollectionPeer`).
+        lab_claim: the paper's accuracy claim the chapter answers on the lab's second task
+            (:class:`LabClaim`).
     """
 
     name: str
@@ -196,6 +223,7 @@ class Mechanism:
     path_note: str | None = None
     sweep_readable: bool = True
     lab_reads: str
+    lab_claim: LabClaim
     collection: CollectionPeer
 
     def __post_init__(self) -> None:
@@ -283,6 +311,10 @@ _ENTRIES = [
         call=call_qkv,
         bound="gemm",
         lab_reads="heads",
+        lab_claim=LabClaim(
+            says="Attention among all positions lets a model relate any two of them in one step; here: does it "
+                 "beat pooling the whole map?",
+            pairs=(("self_attention", "none"),)),
         collection=CollectionPeer(module="fightingcv_attention.attention.SelfAttention", same_function=True),
     ),
     Mechanism(
@@ -296,6 +328,10 @@ _ENTRIES = [
         call=call_x,
         bound="floor",
         lab_reads="memory",
+        lab_claim=LabClaim(
+            says="The double normalisation (softmax over the tokens, then l1 over the memory units) is more "
+                 "accurate than a single softmax (the paper's ablation)",
+            pairs=(("external_attention", "none"), ("external_attention", "external_attention_softmax"))),
         collection=CollectionPeer(module="fightingcv_attention.attention.ExternalAttention", same_function=True),
     ),
     Mechanism(
@@ -314,6 +350,9 @@ _ENTRIES = [
                   "computes the batch in slices",
         sweep_readable=False,
         lab_reads="heads",
+        lab_claim=LabClaim(
+            says="Reducing the keys and values by s keeps accuracy while it cuts the cost of attention",
+            pairs=(("emsa", "none"), ("emsa", "emsa_s1"), ("emsa_s4", "emsa"))),
         collection=CollectionPeer(
             module="fightingcv_attention.attention.EMSA", same_function=True,
             keys={"sr_norm.weight": "sr_ln.weight", "sr_norm.bias": "sr_ln.bias",
@@ -328,6 +367,10 @@ _ENTRIES = [
         make=lambda c: SEAttention(channel=c, reduction=8),
         bound="floor",
         lab_reads="channel",
+        lab_claim=LabClaim(
+            says="SE improves accuracy at little extra cost, across reduction ratios r (the paper's ablation: r = "
+                 "16 balances accuracy and cost)",
+            pairs=(("se", "none"), ("se_r2", "se"), ("se_r32", "se"))),
         collection=CollectionPeer(
             module="fightingcv_attention.attention.SEAttention", same_function=True,
             keys={"fc1.weight": "fc.0.weight", "fc2.weight": "fc.2.weight", "fc1.bias": None, "fc2.bias": None}),
@@ -342,6 +385,9 @@ _ENTRIES = [
         make=lambda c: ECAAttention(channel=c),
         bound="floor",
         lab_reads="channel",
+        lab_claim=LabClaim(
+            says="ECA matches or beats SE without SE's dimensionality reduction, with far fewer parameters",
+            pairs=(("eca", "none"), ("eca", "se"))),
         collection=CollectionPeer(module="fightingcv_attention.attention.ECAAttention", same_function=True),
     ),
     Mechanism(
@@ -353,6 +399,9 @@ _ENTRIES = [
         make=lambda c: SKAttention(channel=c, reduction=8, group=min(32, c // 2)),
         bound="conv3x3", also_timed="grouped_conv3x3",
         lab_reads="branch",
+        lab_claim=LabClaim(
+            says="Selecting between kernels of different sizes (3x3 and 5x5) beats one size",
+            pairs=(("sk", "none"), ("sk", "sk_k33"))),
         collection=CollectionPeer(
             module="fightingcv_attention.attention.SKAttention", same_function=False,
             differs="four plain branches (1x1, 3x3, 5x5, 7x7, groups 1: 22 M parameters) where the paper has "
@@ -368,6 +417,9 @@ _ENTRIES = [
         make=lambda c: PSA(channel=c, reduction=4),
         bound="conv3x3",
         lab_reads="branch",
+        lab_claim=LabClaim(
+            says="Squeezing a pyramid of kernel sizes (3 to 9) beats a single scale",
+            pairs=(("psa", "none"), ("psa", "psa_k3"))),
         collection=CollectionPeer(
             module="fightingcv_attention.attention.PSA", same_function=False,
             differs="its convolutions and SE blocks sit in plain lists (unregistered: no parameters to align), "
@@ -382,6 +434,9 @@ _ENTRIES = [
         make=lambda c: CBAMBlock(channel=c, reduction=8, kernel_size=7),
         bound="floor",
         lab_reads="spatial",
+        lab_claim=LabClaim(
+            says="CBAM improves accuracy, and channel-then-spatial is the best of the three orders",
+            pairs=(("cbam", "none"), ("cbam", "cbam_spatial_channel"), ("cbam", "cbam_parallel"))),
         collection=CollectionPeer(
             module="fightingcv_attention.attention.CBAM", same_function=True, adds_input=True,
             keys={"fc1.weight": "ca.se.0.weight", "fc2.weight": "ca.se.2.weight", "fc1.bias": None, "fc2.bias": None,
@@ -397,6 +452,9 @@ _ENTRIES = [
         make=lambda c: BAMBlock(channel=c, reduction=8, dia_val=2),
         bound="floor",
         lab_reads="spatial",
+        lab_claim=LabClaim(
+            says="BAM improves accuracy, and dilating its spatial branch beats not dilating it",
+            pairs=(("bam", "none"), ("bam", "bam_d1"))),
         collection=CollectionPeer(
             module="fightingcv_attention.attention.BAM", same_function=False,
             differs="three dilated convolutions padded by 1 that shrink a 7x7 map to 1x1 (its spatial map is one "
@@ -412,6 +470,9 @@ _ENTRIES = [
         make=lambda c: DAModule(d_model=c, kernel_size=3),
         bound="gemm",
         lab_reads="position",
+        lab_claim=LabClaim(
+            says="Dual attention improves accuracy over the dilated backbone alone",
+            pairs=(("danet", "none"), ("danet", "none_wide"))),
         collection=CollectionPeer(
             module="fightingcv_attention.attention.DANet", same_function=False,
             differs="its constructor ignores its arguments; full-width Q/K with 1/sqrt(d) scaling, dropout and an "

@@ -213,7 +213,7 @@ def installed(fresh, work) -> dict:
     check = ("import json, os, sys\n" + "".join(f"import {m}\n" for m in MODULES) +
              "from attn_edu.lab import store\n"
              "print(json.dumps({'cwd': os.getcwd(), 'prefix': sys.prefix, 'torch': torch.__version__,\n"
-             "                  'weights': sorted(p.name for p in store.WEIGHTS_DIR.iterdir()),\n"
+             "                  'weights': sorted(p.relative_to(store.WEIGHTS_DIR).as_posix() for p in store.WEIGHTS_DIR.rglob('*') if p.is_file()),\n"
              f"                  'files': {{m: sys.modules[m].__file__ for m in {MODULES!r}}}}}))")
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(SETUP), nbformat.v4.new_code_cell(check)])
     (work / "setup").mkdir()
@@ -243,7 +243,8 @@ def test_setup_cell_installs_what_the_chapters_import_and_keeps_torch(installed,
     assert installed["torch_after"] == installed["torch_before"], "pip reinstalled torch"
     shipped = subprocess.run(["git", "-C", str(clone), "ls-files", "attn_edu/lab/weights"], capture_output=True,
                              text=True, check=True).stdout.split()
-    assert installed["weights"] == sorted(Path(p).name for p in shipped), "package-data lost shipped weights"
+    assert installed["weights"] == sorted(Path(p).relative_to("attn_edu/lab/weights").as_posix() for p in shipped), \
+        "package-data lost shipped weights"
 
 
 def test_setup_cell_does_nothing_once_everything_is_there(installed, fresh):

@@ -195,3 +195,12 @@ def test_receptive_field_after_the_first_blocks():
     for bad in (5, -1, 1.0, True):
         with pytest.raises(ValueError, match="receptive_field: blocks must be a whole number from 0 to 4"):
             lab.receptive_field(net, blocks=bad)
+
+
+def test_runs_in_worker_processes_give_what_one_process_gives():
+    import math
+
+    from attn_edu.lab.runs import pool
+
+    tasks = [(n,) for n in range(3, 8)]
+    assert sorted(pool(math.factorial, tasks, 2)) == list(pool(math.factorial, tasks, 1)) == [6, 24, 120, 720, 5040]

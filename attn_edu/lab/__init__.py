@@ -10,6 +10,8 @@
 * :mod:`~attn_edu.lab.store`: shipped weights with SHA-256 checks; the untrained baselines.
 * :mod:`~attn_edu.lab.evaluate`: accuracy, pointing game, mass on object, class selectivity and
   the randomization sanity check (``python -m attn_edu.lab evaluate --json``).
+* :mod:`~attn_edu.lab.claims`: the second task's accuracy over seeds, its controls and ablations,
+  and the answers to the papers' accuracy claims the chapters print.
 
 Example::
 

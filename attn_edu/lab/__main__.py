@@ -6,10 +6,10 @@
 
 The second task (attn_edu.lab.largest), its models at the seeds 0, 1, 2:
 
-    python -m attn_edu.lab train --task largest --all        (the ten, the controls, the claims' variants)
+    python -m attn_edu.lab train --task largest --all --jobs 2   (the ten, the controls, the claims' variants)
     python -m attn_edu.lab train --task largest --mechanism se --seed 1 [--no-save]
     python -m attn_edu.lab evaluate --task largest [--record]
-    python -m attn_edu.lab steps [--no-save]   (accuracy against training length; weights/largest/steps.json)
+    python -m attn_edu.lab steps --jobs 2 [--no-save]   (accuracy against length; weights/largest/steps.json)
 """
 
 from __future__ import annotations
@@ -21,66 +21,51 @@ import time
 
 from ..registry import MECHANISMS
 from .model import MODELS, NAMES
+from .runs import fit, fit_accuracy, pool
 
 
-def _train(name: str, args: argparse.Namespace, seed: int | None = None) -> None:
-    import dataclasses
+def _by_cost(names: list[str] | tuple[str, ...]) -> list[str]:
+    """``names``, the most FLOPs first: with several jobs the longest trainings start first."""
+    from .claims import cost
 
-    import torch
+    return sorted(names, key=lambda n: -cost(n).flops)
 
-    from .evaluate import evaluate_largest, evaluate_model
-    from .model import build
-    from .store import save, save_untrained, state_sha256
-    from .train import TrainConfig, largest_config, train
 
-    largest = args.task == "largest"
-    cfg = largest_config(name) if largest else TrainConfig(name)
-    if seed is not None:
-        cfg = dataclasses.replace(cfg, seed=seed)
-    if args.epochs is not None:
-        cfg = dataclasses.replace(cfg, epochs=args.epochs)
-    model, log = train(cfg)
-    init = build(name, cfg.seed).eval()
-    metrics = evaluate_largest(model) if largest else evaluate_model(model, None if name == "none" else init)
-    final = sum(log["losses"][-50:]) / len(log["losses"][-50:])
-    print(json.dumps({"mechanism": name, "seed": cfg.seed, "train_seconds": round(log["train_seconds"], 1),
-                      "final_loss": final, **metrics}), flush=True)
-    if not args.no_save:
-        record = {"config": cfg.asdict(), "metrics": metrics, "train_seconds": round(log["train_seconds"], 1),
-                  "final_loss": final, "untrained_sha256": state_sha256(init.state_dict()),
-                  "threads": torch.get_num_threads()}
-        path = save(name, model, record, task=args.task, seed=cfg.seed if largest else None)
-        print(f"saved {path}", file=sys.stderr)
-        if name in MECHANISMS and not largest:  # variants rebuild their baseline from the seed (hash-checked)
-            print(f"saved {save_untrained(name)}", file=sys.stderr)
+def _save(result: dict, task: str) -> None:
+    from .model import LabNet
+    from .store import save, save_untrained
+
+    name, largest = result["name"], task == "largest"
+    model = LabNet(name)
+    model.load_state_dict(result["state"])
+    path = save(name, model.eval(), result["record"], task=task, seed=result["seed"] if largest else None)
+    print(f"saved {path}", file=sys.stderr)
+    if name in MECHANISMS and not largest:  # variants rebuild their baseline from the seed (hash-checked)
+        print(f"saved {save_untrained(name)}", file=sys.stderr)
 
 
 def _steps(args: argparse.Namespace) -> None:
     """Accuracy against training length (and the shortcut question), seed 0: STEPS_MODELS at each of
     STEPS_EPOCHS, and two models trained with the label's class kept out of the distractors, tested
     on both test sets."""
-    import dataclasses
-
-    from .evaluate import evaluate_largest
-    from .largest import largest_test_scenes
     from .store import LARGEST_DIR
-    from .train import STEPS_EPOCHS, STEPS_MODELS, largest_config, train
+    from .train import LARGEST_EPOCHS, STEPS_EPOCHS, STEPS_MODELS
 
-    out: dict = {"models": list(STEPS_MODELS), "epochs": list(STEPS_EPOCHS), "accuracy": {}, "shortcut": {}}
-    for name in STEPS_MODELS:
-        out["accuracy"][name] = {}
-        for epochs in STEPS_EPOCHS:
-            cfg = dataclasses.replace(largest_config(name), epochs=epochs)
-            model, _ = train(cfg)
-            steps = cfg.epochs * cfg.scenes_per_epoch // cfg.batch_size
-            out["accuracy"][name][str(steps)] = acc = evaluate_largest(model)["accuracy"]
-            print(json.dumps({"mechanism": name, "steps": steps, "accuracy": acc}), flush=True)
-    others, any_ = largest_test_scenes(distractors="others"), largest_test_scenes(distractors="any")
-    for name in ("none", "self_attention"):
-        model, _ = train(dataclasses.replace(largest_config(name), distractors="others"))
-        out["shortcut"][name] = {"test_others": evaluate_largest(model, others)["accuracy"],
-                                 "test_any": evaluate_largest(model, any_)["accuracy"]}
-        print(json.dumps({"mechanism": name, "trained_on": "others", **out["shortcut"][name]}), flush=True)
+    tasks: list[tuple[str, int, str | None, tuple[str, ...]]] = [
+        (name, epochs, None, ("any",)) for epochs in sorted(STEPS_EPOCHS, reverse=True) for name in STEPS_MODELS]
+    tasks += [(name, LARGEST_EPOCHS, "others", ("others", "any")) for name in ("none", "self_attention")]
+    out: dict = {"models": list(STEPS_MODELS), "epochs": list(STEPS_EPOCHS),
+                 "accuracy": {n: {} for n in STEPS_MODELS}, "shortcut": {}}
+    for r in pool(fit_accuracy, tasks, args.jobs):
+        if r["trained_on"] is None:
+            out["accuracy"][r["name"]][str(r["steps"])] = r["any"]
+            print(json.dumps({"mechanism": r["name"], "steps": r["steps"], "accuracy": r["any"]}), flush=True)
+        else:
+            out["shortcut"][r["name"]] = {"test_others": r["others"], "test_any": r["any"]}
+            print(json.dumps({"mechanism": r["name"], "trained_on": "others", **out["shortcut"][r["name"]]}),
+                  flush=True)
+    for name in STEPS_MODELS:  # in order of length
+        out["accuracy"][name] = dict(sorted(out["accuracy"][name].items(), key=lambda kv: int(kv[0])))
     if not args.no_save:
         LARGEST_DIR.mkdir(exist_ok=True)
         (LARGEST_DIR / "steps.json").write_text(json.dumps(out, indent=2, sort_keys=True) + "\n")
@@ -98,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--seed", type=int, default=None, help="default: 0 (with --task largest --all: 0, 1, 2)")
     t.add_argument("--epochs", type=int, default=None)
     t.add_argument("--no-save", action="store_true", help="do not write weights/manifest")
+    t.add_argument("--jobs", type=int, default=1, help="models trained at once, each in its own process")
     e = sub.add_parser("evaluate", help="metrics of the shipped weights on the test scenes")
     e.add_argument("--task", choices=("objects", "largest"), default="objects")
     e.add_argument("--mechanism", choices=MODELS, action="append", help="repeatable; default: all shipped")
@@ -105,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--record", action="store_true", help="write the measured metrics into the manifest")
     s = sub.add_parser("steps", help="the second task's accuracy against training length, and its shortcut")
     s.add_argument("--no-save", action="store_true", help="do not write weights/largest/steps.json")
+    s.add_argument("--jobs", type=int, default=1, help="models trained at once, each in its own process")
     args = p.parse_args(argv)
     if args.cmd == "steps":
         _steps(args)
@@ -115,12 +102,17 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         if args.task == "largest":
             seeds = LARGEST_SEEDS if args.all and args.seed is None else [args.seed or 0]
-            for seed in seeds:  # seed-major: the scenes of one stream are made once for all models
-                for name in (LARGEST_MODELS if args.all else [args.mechanism]):
-                    _train(name, args, seed)
+            names = _by_cost(LARGEST_MODELS) if args.all else [args.mechanism]
+            tasks = [(n, "largest", s, args.epochs, args.jobs == 1) for s in seeds for n in names]
         else:
-            for name in (NAMES if args.all else [args.mechanism]):
-                _train(name, args, args.seed)
+            names = list(NAMES) if args.all else [args.mechanism]
+            tasks = [(n, "objects", args.seed, args.epochs, args.jobs == 1) for n in names]
+        for result in pool(fit, tasks, args.jobs):
+            print(json.dumps({"mechanism": result["name"], "seed": result["seed"],
+                              "train_seconds": result["record"]["train_seconds"],
+                              "final_loss": result["record"]["final_loss"], **result["record"]["metrics"]}), flush=True)
+            if not args.no_save:
+                _save(result, args.task)
         print(f"trained in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
         return 0
     if args.task == "largest":

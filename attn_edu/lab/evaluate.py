@@ -342,6 +342,13 @@ def ablation_accuracy(model: LabNet, scenes: SceneBatch) -> dict[str, float]:
                         .double().mean()) for site in sites(model)}
 
 
+def largest_accuracy(model: LabNet, scenes: SceneBatch) -> float:
+    """The share of ``scenes`` ``model`` classifies correctly, from its own forward (the fast path,
+    in chunks): the count :func:`evaluate_largest` records."""
+    model.eval()
+    return float((_logits(model, scenes.images).argmax(1) == scenes.labels).double().mean())
+
+
 def evaluate_largest(model: LabNet, scenes: SceneBatch | None = None) -> dict:
     """The second task's metrics of one model on ``scenes`` (default: its test set,
     :func:`attn_edu.lab.largest_test_scenes` with the training's distractors): ``accuracy``; for
@@ -351,16 +358,9 @@ def evaluate_largest(model: LabNet, scenes: SceneBatch | None = None) -> dict:
     from .train import LARGEST_DISTRACTORS
 
     scenes = largest_test_scenes(distractors=LARGEST_DISTRACTORS) if scenes is None else scenes
-    model.eval()
-    spatial = map_kind(model.name) == "spatial"
-    if spatial:  # the logits of the forward that gives the maps, as evaluate_model's
-        with torch.no_grad():
-            parts = [attention_map(model, chunk) for chunk in scenes.images.split(CHUNK)]
-        logits, maps = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
-    else:
-        logits = _logits(model, scenes.images)
-    out: dict = {"accuracy": float((logits.argmax(1) == scenes.labels).double().mean())}
-    if spatial:
+    out: dict = {"accuracy": largest_accuracy(model, scenes)}
+    if map_kind(model.name) == "spatial":  # the maps from the readable path (attention_map), in chunks
+        maps = torch.cat([attention_map(model, chunk)[1] for chunk in scenes.images.split(CHUNK)])
         out["pointing_game"] = float(pointing(maps, scenes.boxes).double().mean())
         out["pointing_chance"] = float(scenes.box_share.mean())
     if model.mechanism != "none":

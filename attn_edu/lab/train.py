@@ -15,9 +15,10 @@ attention sharpens, softmax weights underflow into the denormal range, which is 
 magnitude slower on CPUs and changes nothing else that matters.
 
 **The second task** (``task="largest"``, :mod:`attn_edu.lab.largest`; :func:`largest_config`):
-the same recipe at :data:`LARGEST_EPOCHS` epochs, in torch's ``channels_last`` memory format (the
-grouped and depthwise convolutions of PSA and EMSA train 2-3x faster in it on CPUs), and with the
-training scenes of one stream (``data_seed`` 0) for every seed: the seeds vary the initialisation
+the same recipe at :data:`LARGEST_EPOCHS` epochs on :data:`LARGEST_THREADS` thread (two models
+train at once), in torch's ``channels_last`` memory format (the grouped and depthwise
+convolutions of PSA and EMSA train 2-3x faster in it on CPUs), and with the training scenes of
+one stream (``data_seed`` 0) for every seed: the seeds vary the initialisation
 and the order, so the spread over seeds is the spread of training, on the same data.
 A process that trains several models on the same scenes makes them once (:func:`task_scenes`
 keeps the last epochs it made).
@@ -47,12 +48,17 @@ from .scenes import SceneBatch, make_scenes
 TASKS = ("objects", "largest")
 """The lab's tasks: ``"objects"`` (:mod:`attn_edu.lab.scenes`, where the maps are judged) and
 ``"largest"`` (:mod:`attn_edu.lab.largest`, where accuracy is)."""
-LARGEST_EPOCHS = 4
-"""Epochs of 3200 scenes for the second task (200 steps of 64), chosen by the 30-minute budget for
-its 69 models (the ten, the three controls and the ten variants of the claims, three seeds each):
-one training step of the ten and the backbone together took 1.3 s (channels_last, 2 threads, this
-project's 2-core machine), which puts the 69 near 30 minutes. ``python -m attn_edu.lab steps``
-measures accuracy against length for the pooling controls and self-attention."""
+LARGEST_EPOCHS = 3
+"""Epochs of 3200 scenes for the second task (150 steps of 64), chosen by the 30-minute budget for
+its 69 models (the ten, the three controls and the ten variants of the claims, three seeds each).
+On this project's 2-core machine one training step of the 23 models together took 3.8 s
+(channels_last, 2 threads; 0.09 s for SE to 0.88 s for EMSA without reduction), so 200 steps would
+need 38 minutes in one process; two processes of one thread each (:data:`LARGEST_THREADS`,
+``python -m attn_edu.lab train --task largest --all --jobs 2``) train about 1.2 times as many
+models per minute, and 150 steps fit. ``python -m attn_edu.lab steps`` measures accuracy against
+length for the pooling controls and self-attention, up to 800 steps."""
+LARGEST_THREADS = 1
+"""Threads per training process for the second task: its models train two at a time, one per core."""
 LARGEST_DISTRACTORS = "any"
 """The second task's distractor classes: from all five, the label's included (no shortcut; see
 :mod:`attn_edu.lab.largest`)."""
@@ -64,8 +70,9 @@ CLAIM_VARIANTS = ("se_r2", "se_r32", "sk_k33", "psa_k3", "cbam_spatial_channel",
 STEPS_MODELS = ("none", "none_max", "self_attention")
 """The models of the training-length study (``python -m attn_edu.lab steps``): the two pooling
 controls and the mechanism that did best in the feasibility study."""
-STEPS_EPOCHS = (2, 4, 8, 16)
-"""Training lengths of that study, in epochs of 3200 scenes (100 to 800 steps)."""
+STEPS_EPOCHS = (2, LARGEST_EPOCHS, 8, 16)
+"""Training lengths of that study, in epochs of 3200 scenes (100 to 800 steps; the shipped length among them,
+so the study's models at it are the shipped seed-0 models, bit for bit)."""
 LARGEST_MODELS = ("none", *CONTROLS, *MECHANISMS, *CLAIM_VARIANTS)
 """The second task's models, each trained at every seed of :data:`LARGEST_SEEDS`."""
 
@@ -112,7 +119,8 @@ _SECOND_TASK_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConf
 
 def largest_config(mechanism: str, seed: int = 0) -> TrainConfig:
     """The second task's recipe for ``mechanism`` at ``seed`` (see the module docstring)."""
-    return TrainConfig(mechanism, seed=seed, epochs=LARGEST_EPOCHS, task="largest", data_seed=0, channels_last=True)
+    return TrainConfig(mechanism, seed=seed, epochs=LARGEST_EPOCHS, threads=LARGEST_THREADS, task="largest",
+                       data_seed=0, channels_last=True)
 
 
 def task_scenes(task: str, n: int, seed: int, split: str = "train", start: int = 0, *,
