@@ -24,6 +24,7 @@ matters").
 
 from __future__ import annotations
 
+import functools
 import math
 import statistics
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 import torch
 
 from ..measure import count_flops, count_params
-from ..registry import MECHANISMS
+from ..registry import MECHANISMS, LabClaim
 from .evaluate import largest_accuracy
 from .largest import largest_test_scenes
 from .model import CONTROLS, LARGEST_VARIANTS, MODELS, VARIANTS, build
@@ -112,18 +113,18 @@ def accuracy(names: list[str] | tuple[str, ...], scenes: SceneBatch | None = Non
     ValueError). Running all 69 takes over a minute on 2 cores, so the chapters read the record and
     re-run a few."""
     names = _check_models("accuracy", names)
+    shipped = manifest("largest")
     if not live:
         if scenes is not None:
             raise ValueError("accuracy: scenes are only used with live=True (the record is on the test set)")
-        return {name: recorded(name) for name in names}
+        return {name: recorded(name, shipped=shipped) for name in names}
     test = largest_test_scenes(distractors=LARGEST_DISTRACTORS) if scenes is None else scenes
-    shipped = manifest("largest")
     out = {}
     for name in names:
         values = []
-        for seed in LARGEST_SEEDS:
+        for seed, entry in zip(LARGEST_SEEDS, _seed_metrics(name, shipped), strict=True):
             got = largest_accuracy(load(name, task="largest", seed=seed), test)
-            want = shipped[key(name, "largest", seed)]["metrics"]["accuracy"]
+            want = entry["accuracy"]
             if scenes is None and got != want:
                 raise ValueError(f"accuracy: {name} at seed {seed} classifies {got:.3f} of the test scenes "
                                  f"here, the manifest recorded {want:.3f}")
@@ -132,11 +133,16 @@ def accuracy(names: list[str] | tuple[str, ...], scenes: SceneBatch | None = Non
     return out
 
 
-def recorded(name: str, metric: str = "accuracy") -> Seeds:
-    """The manifest's ``metric`` of ``name`` over the seeds (``"pointing_game"``, ``"accuracy"``)."""
+def _seed_metrics(name: str, shipped: dict) -> list[dict]:
+    """The recorded metrics of ``name`` at each seed, from the manifest ``shipped``."""
+    return [shipped[key(name, "largest", s)]["metrics"] for s in LARGEST_SEEDS]
+
+
+def recorded(name: str, metric: str = "accuracy", *, shipped: dict | None = None) -> Seeds:
+    """The manifest's ``metric`` of ``name`` over the seeds (``"pointing_game"``, ``"accuracy"``);
+    ``shipped``: the second task's manifest, where the caller has read it already."""
     (name,) = _check_models("recorded", [name])
-    m = manifest("largest")
-    entries = [m[key(name, "largest", s)]["metrics"] for s in LARGEST_SEEDS]
+    entries = _seed_metrics(name, manifest("largest") if shipped is None else shipped)
     if any(metric not in e for e in entries):
         raise ValueError(f"recorded: {name} has no recorded {metric!r}; it has {', '.join(entries[0])}")
     return Seeds(tuple(float(e[metric]) for e in entries))
@@ -147,8 +153,7 @@ def ablation(name: str) -> dict[str, Seeds]:
     by their per-image mean (:func:`attn_edu.lab.ablation_accuracy`), over the seeds; ``{}`` for a
     model without attention."""
     (name,) = _check_models("ablation", [name])
-    m = manifest("largest")
-    entries = [m[key(name, "largest", s)]["metrics"].get("ablation", {}) for s in LARGEST_SEEDS]
+    entries = [e.get("ablation", {}) for e in _seed_metrics(name, manifest("largest"))]
     return {site: Seeds(tuple(e[site] for e in entries)) for site in entries[0]}
 
 
@@ -175,9 +180,10 @@ class Cost:
     flops: int
 
 
+@functools.cache
 def cost(name: str) -> Cost:
     """The :class:`Cost` of the lab model ``name`` (any of :data:`~attn_edu.lab.MODELS`; counted on
-    its seed-0 initialisation)."""
+    its seed-0 initialisation, once per process: the tables and the figure ask again)."""
     if name not in MODELS:
         raise ValueError(f"cost: unknown lab model {name!r}; known: {', '.join(MODELS)}")
     model = build(name).eval()
@@ -189,18 +195,21 @@ def cost(name: str) -> Cost:
 
 def steps() -> int:
     """The training steps of every shipped model of the second task."""
-    cfg = largest_config("none")
-    return cfg.epochs * cfg.scenes_per_epoch // cfg.batch_size
+    return largest_config("none").steps
 
 
 # --- a chapter's claim --------------------------------------------------------------------------
 
 
+def _lab_claim(who: str, mechanism: str) -> LabClaim:
+    if mechanism not in MECHANISMS:
+        raise ValueError(f"{who}: expected one of {', '.join(MECHANISMS)}, got {mechanism!r}")
+    return MECHANISMS[mechanism].lab_claim
+
+
 def claim_models(mechanism: str) -> tuple[str, ...]:
     """The models a chapter's claim table shows: the claim's own (``lab_claim.models``), then the controls."""
-    if mechanism not in MECHANISMS:
-        raise ValueError(f"claim_models: expected one of {', '.join(MECHANISMS)}, got {mechanism!r}")
-    own = [n for n in MECHANISMS[mechanism].lab_claim.models if n not in CONTROL_NAMES]
+    own = [n for n in _lab_claim("claim_models", mechanism).models if n not in CONTROL_NAMES]
     return (*own, *CONTROL_NAMES)
 
 
@@ -231,10 +240,8 @@ def compared(a: str, b: str, acc: dict[str, Seeds]) -> str:
 def claim_words(mechanism: str, acc: dict[str, Seeds]) -> str:
     """The answer to ``mechanism``'s :class:`~attn_edu.registry.LabClaim`, one sentence per pair; each
     comparison against ``none`` is followed by the same model against the max-pooling control."""
-    if mechanism not in MECHANISMS:
-        raise ValueError(f"claim_words: expected one of {', '.join(MECHANISMS)}, got {mechanism!r}")
     sentences = []
-    for a, b in MECHANISMS[mechanism].lab_claim.pairs:
+    for a, b in _lab_claim("claim_words", mechanism).pairs:
         sentences.append(compared(a, b, acc))
         if b == "none":
             sentences.append(f"beside the max-pooling control, {compared(a, 'none_max', acc)}")

@@ -42,8 +42,7 @@ def fit_accuracy(name: str, epochs: int, distractors: str | None, tests: tuple[s
 
     cfg = dataclasses.replace(largest_config(name), epochs=epochs, distractors=distractors)
     model, _ = train(cfg, progress=False)
-    steps = cfg.epochs * cfg.scenes_per_epoch // cfg.batch_size
-    return {"name": name, "steps": steps, "trained_on": distractors,
+    return {"name": name, "steps": cfg.steps, "trained_on": distractors,
             **{t: largest_accuracy(model, largest_test_scenes(distractors=t)) for t in tests}}
 
 

@@ -97,6 +97,11 @@ class TrainConfig:
         if self.task not in TASKS:
             raise ValueError(f"TrainConfig: task must be one of {TASKS}, got {self.task!r}")
 
+    @property
+    def steps(self) -> int:
+        """Optimizer steps of the whole training: ``epochs`` times the batches of one epoch."""
+        return self.epochs * (self.scenes_per_epoch // self.batch_size)
+
     def asdict(self) -> dict:
         """The config as the manifest records it; the second task's fields are left out where they
         hold their defaults, so a first-task config reads as it always did."""
@@ -192,8 +197,7 @@ def _train(config: TrainConfig, progress: bool, max_steps: int | None) -> tuple[
     fmt = torch.channels_last if config.channels_last else torch.contiguous_format
     model = model.to(memory_format=fmt)  # type: ignore[call-overload]  # torch accepts it; the stubs do not
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    steps_per_epoch = config.scenes_per_epoch // config.batch_size
-    total = config.epochs * steps_per_epoch
+    total = config.steps
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=total, pct_start=config.warmup)
     gen = torch.Generator().manual_seed(config.seed)
     losses: list[float] = []
