@@ -58,9 +58,11 @@ def time_interleaved(fns: Mapping[str, Callable[[], object]], *, warmup: int = 1
                      min_time_s: float = 0.0, block_s: float = 0.0) -> dict[str, Timing]:
     """Time several candidates round-robin: one turn of each per round, the order rotating.
 
-    After ``warmup`` rounds, runs at least ``repeats`` timed rounds and more while the total is
-    under ``min_time_s``. A slowdown of the machine hits every candidate alike, so their ratios
-    are fairer than those of back-to-back loops. With one candidate this is :func:`time_call`.
+    After ``warmup`` rounds, runs at least ``repeats`` timed rounds, and more until ``min_time_s``
+    of wall time have passed since the first timed round (the timer's own work between samples
+    counts there, so the samples may sum to a little less). A slowdown of the machine hits every
+    candidate alike, so their ratios are fairer than those of back-to-back loops.
+    With one candidate this is :func:`time_call`.
 
     A turn is one timed call, unless the candidate is shorter than ``block_s``: then its turn is
     one untimed call (it brings the candidate's own data back into the caches, which the other
@@ -116,7 +118,7 @@ def time_interleaved(fns: Mapping[str, Callable[[], object]], *, warmup: int = 1
 def time_call(fn: Callable[[], object], *, warmup: int = 2, repeats: int = 7, min_time_s: float = 0.0) -> Timing:
     """Median and quartiles of ``fn()``'s wall time after ``warmup`` calls.
 
-    Runs at least ``repeats`` timed calls, and more while the total is under ``min_time_s``: the
+    Runs at least ``repeats`` timed calls, and more until ``min_time_s`` of wall time have passed: the
     one-candidate case of :func:`time_interleaved` (one call per sample, page faults counted).
     """
     return time_interleaved({"fn": fn}, warmup=warmup, repeats=repeats, min_time_s=min_time_s)["fn"]
