@@ -106,13 +106,35 @@ def test_fast_path_slices_the_batch_and_equals_the_reference(transform, slice_by
     results = []
     for impl in ("reference", "fast"):
         emsa.impl = impl
-        x = randn(5, 20, C).requires_grad_()
-        out = emsa(x, x, x, H=4, W=5)
+        x = randn(5, 20, C).requires_grad_(not transform)  # the transform's fast path: inference only
+        with torch.set_grad_enabled(not transform):
+            out = emsa(x, x, x, H=4, W=5)
+        if transform:
+            results.append((out,))
+            continue
         out.square().sum().backward()
         results.append((out.detach(), x.grad, emsa.fc_q.weight.grad.clone()))
         emsa.zero_grad()
     for ref, fast in zip(*results):
         torch.testing.assert_close(fast, ref, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("transform", [True, False])
+@pytest.mark.parametrize("grad", ["none", "weights", "input"])
+def test_fast_path_runs_where_it_was_measured_faster(transform, grad, monkeypatch):
+    """impl="fast" with the transform is an inference path: where autograd records, the reference
+    path runs. The fused kernel (no transform) runs in training too."""
+    emsa = EMSA(d_model=C, h=4, ratio=2, apply_transform=transform).train()
+    emsa.requires_grad_(grad == "weights")
+    calls = []
+    fast = emsa._attend_fast
+    monkeypatch.setattr(emsa, "_attend_fast", lambda *a: calls.append(1) or fast(*a))
+    x = randn(2, 20, C).requires_grad_(grad == "input")
+    emsa(x, x, x, H=4, W=5)
+    with torch.no_grad():
+        emsa(x, x, x, H=4, W=5)
+    records = grad != "none"
+    assert len(calls) == (1 if transform and records else 2)
 
 
 def test_transform_order_by_hand():

@@ -29,7 +29,9 @@ Deviations from the paper:
 - ``impl="fast"`` (default) computes the batch in slices (same arithmetic, fewer cache misses);
   without the transform it uses ``F.scaled_dot_product_attention``, with it per-head products on
   strided views and ``W^O`` applied head by head (no copies of the heads). Tested equal to
-  ``impl="reference"``, on which FLOPs are counted.
+  ``impl="reference"``, on which FLOPs are counted. With the transform it is an inference path:
+  where autograd records the forward, the reference path runs (it was the faster of the two for
+  forward+backward; the fused kernel without the transform stays the faster in training).
 - Init as the official code: trunc_normal(std 0.02) for Linear and Conv2d weights, zero Linear
   biases (conv biases keep PyTorch's default), LayerNorm 1/0.
 - Half precision: the attention weights (head-mixing conv, softmax, instance norm) are computed in
@@ -91,7 +93,8 @@ class EMSA(AttentionModule):
         dropout: dropout on the attention map (training only). Default 0.0.
         impl: ``"fast"`` runs the batch in slices of about ``FAST_SLICE_BYTES`` of projected
             queries, and uses ``F.scaled_dot_product_attention`` where it is equivalent (no
-            transform) or per-head products that copy no heads; not while capturing.
+            transform) or per-head products that copy no heads; not while capturing, nor with
+            the transform where autograd records (training runs the reference path there).
             ``"reference"`` writes the equations out on the whole batch. Same result.
 
     Forward:
@@ -238,7 +241,11 @@ class EMSA(AttentionModule):
             k_in, v_in = keys, values
             kv_hw = (H, W) if m == n else None
 
-        if self.impl == "fast" and not self.capturing:
+        if self.impl == "fast" and not self.capturing and not (self.transform and self._records_grad(queries)):
+            # (With the transform and autograd recording, the reference path runs: there the slices
+            # save nothing, every slice's activations are kept for the backward, and the 2h per-head
+            # products add 2h graph nodes; fwd+bwd at the collection's call, six interleaved runs in
+            # fresh processes: the reference path was faster in five.)
             # The batch in slices: each slice's projected queries (b N h d floats) stay near
             # FAST_SLICE_BYTES, so the big intermediates are reused from the caches (and from the
             # allocator's free list) instead of being written out to fresh memory, and the peak
@@ -249,6 +256,10 @@ class EMSA(AttentionModule):
             return torch.cat([self._attend_fast(queries[i:i + step], k_in[i:i + step], v_in[i:i + step])
                               for i in range(0, b, step)])  # B N C
         return self._attend(queries, k_in, v_in, (H, W), kv_hw)
+
+    def _records_grad(self, queries: Tensor) -> bool:
+        """Whether autograd records this forward (grad mode on, and the input or a weight needs grad)."""
+        return torch.is_grad_enabled() and (queries.requires_grad or self.fc_q.weight.requires_grad)
 
     def _attend(self, queries: Tensor, k_in: Tensor, v_in: Tensor, hw: tuple[int, int],
                 kv_hw: tuple[int, int] | None) -> Tensor:

@@ -117,7 +117,7 @@ class ExternalAttention(AttentionModule):
             # Eq. (EA-softmax-tokens): softmax over the tokens, alpha^_ij = exp(alpha~_ij) / sum_k exp(alpha~_kj)
             attn = attn.softmax(dim=1)  # B N S
             # Eq. (EA-l1-units): l1 over the memory units, alpha_ij = alpha^_ij / sum_k alpha^_ik
-            attn = attn / (EPS + attn.sum(dim=2, keepdim=True))  # B N S
+            attn = attn / attn.sum(dim=2, keepdim=True).add_(EPS)  # B N S (the official 1e-9 in the sum)
         else:
             # Eq. (EA-single-softmax): single softmax over the memory units (self-attention's normalisation)
             attn = attn.softmax(dim=2)  # B N S
