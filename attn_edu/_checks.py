@@ -7,6 +7,7 @@ instead of a matmul error ten frames deep. Never a bare ``assert`` (it vanishes 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import torch
@@ -66,6 +67,16 @@ def expect_tensor(where: str, name: str, x: object) -> Tensor:
     return x
 
 
+@functools.cache
+def _letters(dims: str) -> tuple[str, ...]:
+    return tuple(dims.split())
+
+
+def _want(letters: tuple[str, ...], pinned: dict[str, int]) -> str:
+    pins = " with " + ", ".join(f"{k}={v}" for k, v in pinned.items()) if pinned else ""
+    return "(" + ", ".join(letters) + ")" + pins
+
+
 def expect_shape(where: str, name: str, x: object, dims: str, **sizes: int | None) -> tuple[int, ...]:
     """Check ``x`` against a shape written in the book's letters and return its shape.
 
@@ -73,23 +84,24 @@ def expect_shape(where: str, name: str, x: object, dims: str, **sizes: int | Non
     is not checked. Example message::
 
         CBAMBlock: x must have shape (B, C, H, W) with C=64, got shape (2, 32, 7, 7)
+
+    It runs on every forward, between the kernels of the module before and the module's own,
+    where Python's work costs several times what it costs in a warm loop: the messages are built
+    only on failure and the letters are parsed once per ``dims``.
     """
     x = expect_tensor(where, name, x)
-    letters = dims.split()
-    pinned = {k: v for k, v in sizes.items() if v is not None}
-
-    def want() -> str:  # built only for the message: this check runs on every forward
-        pins = " with " + ", ".join(f"{k}={v}" for k, v in pinned.items()) if pinned else ""
-        return "(" + ", ".join(letters) + ")" + pins
-
-    if x.dim() != len(letters):
-        raise ValueError(f"{where}: {name} must have {len(letters)} dims {want()}, got shape {tuple(x.shape)}")
-    for letter, size in zip(letters, x.shape, strict=True):
-        if letter in pinned and size != pinned[letter]:
-            raise ValueError(f"{where}: {name} must have shape {want()}, got shape {tuple(x.shape)}")
-    if x.numel() == 0:
-        raise ValueError(f"{where}: {name} must not be empty, got shape {tuple(x.shape)}")
-    return tuple(x.shape)
+    letters = _letters(dims)
+    shape = tuple(x.shape)
+    if len(shape) != len(letters):
+        pinned = {k: v for k, v in sizes.items() if v is not None}
+        raise ValueError(f"{where}: {name} must have {len(letters)} dims {_want(letters, pinned)}, got shape {shape}")
+    for letter, want in sizes.items():
+        if want is not None and any(size != want for lt, size in zip(letters, shape, strict=True) if lt == letter):
+            pinned = {k: v for k, v in sizes.items() if v is not None}
+            raise ValueError(f"{where}: {name} must have shape {_want(letters, pinned)}, got shape {shape}")
+    if 0 in shape:
+        raise ValueError(f"{where}: {name} must not be empty, got shape {shape}")
+    return shape
 
 
 def check_reduction(where: str, channel: int, reduction: object, channel_name: str = "channel") -> int:

@@ -347,7 +347,7 @@ _ENTRIES = [
         # with the transform (the compatibility call and build()) the fused kernel does not apply
         fused_call="EMSA(d_model=512, d_k=512, d_v=512, h=8, H=8, W=8, ratio=2, apply_transform=False)",
         path_note="apply_transform=True: the fused kernel does not apply; the fast path copies no heads and "
-                  "computes the batch in slices",
+                  "computes the batch in slices (in inference: training runs the reference path)",
         sweep_readable=False,
         lab_reads="heads",
         lab_claim=LabClaim(
