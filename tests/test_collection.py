@@ -125,6 +125,20 @@ def test_the_collections_emsa_ignores_keys_and_values():
         assert not torch.allclose(ours(q, k1, v1), ours(q, k2, v2))
 
 
+def test_the_collections_external_attention_gives_nan_where_a_tokens_weights_underflow_and_ours_does_not():
+    # with the same (official-init) weights: at input scale 100 the softmax over the tokens gives 0 to
+    # every token but each unit's largest, and the collection's l1 step divides 0 by 0 (measured: half
+    # the outputs NaN); the official 1e-9 in ours gives those tokens zero weights instead
+    ours, theirs, x = collection.pair("external_attention")
+    theirs.load_state_dict(MECHANISMS["external_attention"].example()[0].state_dict())
+    ours.load_state_dict(theirs.state_dict())
+    with torch.no_grad():
+        assert theirs(x * 100).isnan().any()
+        out = ours(x * 100)
+    assert out.isfinite().all()
+    assert (out.abs().amax(-1) == 0).any()  # the tokens whose weights all underflowed: output 0
+
+
 @pytest.mark.parametrize("name", ["se", "cbam", "bam"])
 def test_init_weights_is_defined_but_never_called(name):
     theirs = collection.construct(name)
