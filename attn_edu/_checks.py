@@ -89,7 +89,7 @@ def expect_shape(where: str, name: str, x: object, dims: str, **sizes: int | Non
 
     It runs on every forward, between the last kernel of the module before and the first of this
     one, where Python's work costs several times what it costs in a warm loop (about 10 us at
-    External Attention's call, against 1-2 us in a loop): the letters are parsed once per
+    External Attention's call, against about 1 us in a loop): the letters are parsed once per
     ``dims`` and the messages are built only on failure.
     """
     x = expect_tensor(where, name, x)
